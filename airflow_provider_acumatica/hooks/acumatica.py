@@ -1,0 +1,436 @@
+"""`AcumaticaHook`: one Airflow connection, any auth strategy, bounded retries, no leaked seats."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+from airflow.providers.common.compat.sdk import BaseHook
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState
+
+from airflow_provider_acumatica import __version__
+from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
+from airflow_provider_acumatica.connection_fields import UI_FIELD_BEHAVIOUR, form_widgets
+from airflow_provider_acumatica.errors import error_from_response
+from airflow_provider_acumatica.exceptions import (
+    AcumaticaAuthError,
+    AcumaticaConfigError,
+    AcumaticaCredentialsError,
+    AcumaticaError,
+)
+from airflow_provider_acumatica.masking import scrub
+from airflow_provider_acumatica.records import unwrap_record
+from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
+from airflow_provider_acumatica.settings import AcumaticaSettings
+
+_QUERY_SAFE = "$,'()/:*"
+
+
+@dataclass
+class CallStats:
+    """What the close-out summary line reports."""
+
+    calls: int = 0
+    retries: int = 0
+    reauthentications: int = 0
+    rate_limited: int = 0
+    bytes_received: int = 0
+
+
+class AcumaticaHook(BaseHook):
+    """Talks to one Acumatica instance through an `acumatica` connection.
+
+    Sign-in happens on first use, a 401 triggers one single-flight re-authentication and a replay,
+    transient failures are retried within bounds, and `close()` signs out every session opened.
+    """
+
+    conn_name_attr = "acumatica_conn_id"
+    default_conn_name = "acumatica_default"
+    conn_type = "acumatica"
+    hook_name = "Acumatica"
+
+    def __init__(
+        self,
+        acumatica_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        login_limit_wait: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.acumatica_conn_id = acumatica_conn_id
+        self._retry_policy = retry_policy
+        self._login_limit_wait = login_limit_wait
+        self._session: requests.Session | None = None
+        self._auth_lock = threading.RLock()
+        self._auth_generation = 0
+        self.call_stats = CallStats()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return dict(UI_FIELD_BEHAVIOUR)
+
+    @cached_property
+    def settings(self) -> AcumaticaSettings:
+        settings = AcumaticaSettings.from_connection(self.get_connection(self.acumatica_conn_id))
+        if isinstance(settings.verify, str) and not Path(settings.verify).exists():
+            raise AcumaticaConfigError(
+                f"verify points at {settings.verify!r}, which does not exist. Give the path of a CA bundle "
+                "readable on the worker, or true to use the system's trusted certificates."
+            )
+        return settings
+
+    @cached_property
+    def auth(self) -> AcumaticaAuth:
+        return build_auth(self.settings, login_limit_wait=self._login_limit_wait)
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return self._retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
+
+    def get_conn(self) -> requests.Session:
+        """The authenticated session, created on first use and reused for the life of the hook."""
+        if self._session is None:
+            self._session = self._new_session()
+        with self._auth_lock:
+            self.auth.ensure(self._session)
+        return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.auth = self.auth
+        session.verify = self.settings.verify
+        session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"airflow-provider-acumatica/{__version__}"}
+        )
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        if self.settings.verify is False:
+            self.log.warning("TLS certificate verification is off for %s.", self.acumatica_conn_id)
+        return session
+
+    def __enter__(self) -> AcumaticaHook:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Sign out every session this hook opened, then drop the connection pool."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        with self._auth_lock:
+            self.auth.logout(session)
+        session.close()
+        stats = self.auth.stats
+        self.log.info(
+            "Acumatica %s closed: %d calls, %d retries, %d re-authentications, %d rate-limited, %d bytes, "
+            "%d auth requests, sessions opened %d / closed %d.",
+            self.acumatica_conn_id,
+            self.call_stats.calls,
+            self.call_stats.retries,
+            self.call_stats.reauthentications,
+            self.call_stats.rate_limited,
+            self.call_stats.bytes_received,
+            stats.auth_requests,
+            stats.sessions_opened,
+            stats.sessions_closed,
+        )
+
+    def url_for(self, path: str) -> str:
+        """A full URL for a path under the instance URL; absolute URLs must point at the same host."""
+        if "://" not in path:
+            return self.settings.url(path)
+        target, base = urlsplit(path), urlsplit(self.settings.base_url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            raise AcumaticaConfigError(
+                f"Refusing to send Acumatica credentials to {target.scheme}://{target.hostname}: "
+                f"only {base.scheme}://{base.hostname} from the connection is allowed."
+            )
+        return path
+
+    def entity_url(self, entity: str, *keys: str, endpoint_version: str | None = None) -> str:
+        version = endpoint_version or self.settings.endpoint_version
+        parts = [quote(self.settings.endpoint_name, safe=""), quote(version, safe=""), quote(entity, safe="")]
+        parts.extend(quote(str(key), safe="") for key in keys)
+        return self.settings.url("entity/" + "/".join(parts))
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send a request with auth, timeouts, a 401 re-authentication and bounded retries."""
+        return self._with_retries(method, path, kwargs, parse_json=False)  # type: ignore[no-any-return]
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like `request`, returning the parsed JSON body; a garbled body is retried like a dropped call."""
+        return self._with_retries(method, path, kwargs, parse_json=True)
+
+    def _with_retries(self, method: str, path: str, kwargs: dict[str, Any], *, parse_json: bool) -> Any:
+        url = self.url_for(path)
+        params = kwargs.pop("params", None)
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{encode_query(params)}"
+        session = self.get_conn()
+        kwargs.setdefault("timeout", (self.settings.connect_timeout, self.settings.timeout))
+        attempt = 0
+
+        def one_attempt() -> Any:
+            nonlocal attempt
+            attempt += 1
+            return self._attempt(session, method, url, kwargs, attempt, parse_json)
+
+        return self.retry_policy.retrying(method, self._before_sleep)(one_attempt)
+
+    def _attempt(
+        self,
+        session: requests.Session,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+        attempt: int,
+        parse_json: bool,
+    ) -> Any:
+        generation = self._ensure_signed_in(session)
+        response = self._send(session, method, url, kwargs, attempt)
+        if response.status_code == 401:
+            self._reauthenticate(session, generation)
+            response = self._send(session, method, url, kwargs, attempt)
+            if response.status_code == 401:
+                raise AcumaticaAuthError(
+                    "Acumatica answered 401 again right after signing in anew. The user may lack API "
+                    "rights, the session may be killed by another sign-in of the same user, or the "
+                    "token may be for another tenant."
+                )
+        if response.status_code >= 400:
+            if response.status_code == 429:
+                self.call_stats.rate_limited += 1
+            raise error_from_response(response, f"{method} {_path_only(url)}")
+        if not parse_json:
+            return response
+        return _parse_json(response, method, url)
+
+    def _ensure_signed_in(self, session: requests.Session) -> int:
+        with self._auth_lock:
+            self.auth.ensure(session)
+            return self._auth_generation
+
+    def _reauthenticate(self, session: requests.Session, seen_generation: int) -> None:
+        """Sign in again once for all threads that saw the same 401; the others reuse the result."""
+        if not self.auth.can_reauthenticate:
+            raise AcumaticaCredentialsError(
+                f"Acumatica rejected the {self.settings.auth_type} credentials (HTTP 401). Not retrying: "
+                "repeated failures lock the account. Check the connection's credentials."
+            )
+        with self._auth_lock:
+            if self._auth_generation != seen_generation:
+                return
+            self.log.info("Acumatica answered 401; signing in again once and replaying the request.")
+            self.auth.reauthenticate(session)
+            self._auth_generation += 1
+            self.call_stats.reauthentications += 1
+
+    def _send(
+        self, session: requests.Session, method: str, url: str, kwargs: dict[str, Any], attempt: int
+    ) -> requests.Response:
+        started = time.perf_counter()
+        response = session.request(method, url, **kwargs)
+        self.auth.after_response(session)
+        self.call_stats.calls += 1
+        self.call_stats.bytes_received += len(response.content)
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug(
+                "Acumatica %s %s -> %s in %.0f ms (attempt %d)",
+                method,
+                _path_only(url),
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                attempt,
+            )
+        return response
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.call_stats.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "Acumatica call failed (%s); retry %d/%d in %.1f s.",
+            _describe(error),
+            state.attempt_number,
+            self.retry_policy.max_retries,
+            wait,
+        )
+
+    def iter_pages(
+        self,
+        entity: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        expand: str | None = None,
+        custom: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Raw pages of an entity list, `$top`/`$skip` until a short page; one page in memory at a time."""
+        _check_page_size(page_size)
+        url = self.entity_url(entity, endpoint_version=endpoint_version)
+        query = _drop_empty({"$filter": filter, "$select": select, "$expand": expand, "$custom": custom})
+        skip = 0
+        while True:
+            page = self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip})
+            if not isinstance(page, list):
+                raise MalformedResponseError(
+                    f"GET {entity} returned {type(page).__name__} instead of a JSON array. Check the entity "
+                    "name and endpoint version.",
+                    http_status=200,
+                )
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            skip += page_size
+
+    def iter_records(self, entity: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Records of an entity, as the API shapes them (wrapped values); see `unwrap_record`."""
+        for page in self.iter_pages(entity, **kwargs):
+            yield from page
+
+    def inquiry_url(self, inquiry: str) -> str:
+        tenant = self.settings.effective_tenant
+        if not tenant:
+            raise AcumaticaConfigError(
+                "Generic inquiries need the tenant in the URL: set extra.tenant in the Acumatica connection."
+            )
+        return self.settings.url(f"t/{quote(tenant, safe='')}/api/odata/gi/{quote(inquiry, safe='')}")
+
+    def iter_inquiry_pages(
+        self,
+        inquiry: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        orderby: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a generic inquiry over OData v4, paged client-side as Acumatica requires."""
+        _check_page_size(page_size)
+        url = self.inquiry_url(inquiry)
+        query = _drop_empty({"$filter": filter, "$select": select, "$orderby": orderby})
+        skip = 0
+        while True:
+            payload = self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip})
+            rows = payload.get("value") if isinstance(payload, dict) else None
+            if not isinstance(rows, list):
+                raise MalformedResponseError(
+                    f"Generic inquiry {inquiry!r} returned no OData 'value' array. Check that it is "
+                    "published with 'Expose via OData'.",
+                    http_status=200,
+                )
+            if rows:
+                yield rows
+            if len(rows) < page_size:
+                return
+            skip += page_size
+
+    def iter_inquiry(self, inquiry: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for page in self.iter_inquiry_pages(inquiry, **kwargs):
+            yield from page
+
+    unwrap = staticmethod(unwrap_record)
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """The web service endpoints the instance publishes (both old and new response shapes)."""
+        payload = self.request_json("GET", "entity")
+        endpoints = payload.get("endpoints", []) if isinstance(payload, dict) else payload
+        return [item for item in endpoints if isinstance(item, dict)]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Sign in, make one cheap call, sign out. Never raises; the message carries no secret."""
+        try:
+            with self:
+                endpoints = self.list_endpoints()
+                return self._describe_endpoint(endpoints)
+        except AcumaticaError as err:
+            return False, self._scrub(str(err))
+        except Exception as err:
+            return False, self._scrub(f"{type(err).__name__}: {err}")
+
+    def _describe_endpoint(self, endpoints: list[dict[str, Any]]) -> tuple[bool, str]:
+        wanted = (self.settings.endpoint_name, self.settings.endpoint_version)
+        published = {(str(e.get("name")), str(e.get("version"))) for e in endpoints}
+        if wanted in published:
+            return (
+                True,
+                f"Signed in with {self.settings.auth_type}; endpoint {wanted[0]}/{wanted[1]} is available.",
+            )
+        available = ", ".join(sorted(f"{n}/{v}" for n, v in published)) or "none"
+        return False, (
+            f"Signed in with {self.settings.auth_type}, but endpoint {wanted[0]}/{wanted[1]} is not published "
+            f"on this instance. Available: {available}. Set endpoint_name/endpoint_version in the connection."
+        )
+
+    def _scrub(self, text: str) -> str:
+        try:
+            settings = self.settings
+        except AcumaticaError:
+            return text
+        return scrub(text, (settings.password, settings.client_secret, settings.refresh_token))
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of this hook's calls and sessions (no secrets), e.g. for a task's manifest."""
+        return {**asdict(self.call_stats), **asdict(self.auth.stats)}
+
+
+def encode_query(params: dict[str, Any]) -> str:
+    """Percent-encode query values with %20 for spaces and %2B for '+', which IIS reads unambiguously."""
+    return urlencode({k: str(v) for k, v in params.items()}, quote_via=quote, safe=_QUERY_SAFE)
+
+
+def _drop_empty(query: dict[str, str | None]) -> dict[str, str]:
+    return {key: value for key, value in query.items() if value}
+
+
+def _check_page_size(page_size: int) -> None:
+    if not isinstance(page_size, int) or page_size < 1:
+        raise AcumaticaConfigError(f"page_size must be a positive whole number, not {page_size!r}.")
+
+
+def _path_only(url: str) -> str:
+    """The path plus the names (not values) of the query parameters, for logs and errors."""
+    parts = urlsplit(url)
+    names = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
+    return parts.path + (f" [{','.join(names)}]" if names else "")
+
+
+def _parse_json(response: requests.Response, method: str, url: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        kind = "an HTML page" if "html" in response.headers.get("Content-Type", "").lower() else "invalid JSON"
+        raise MalformedResponseError(
+            f"{method} {_path_only(url)} answered HTTP {response.status_code} with {kind} instead of JSON. "
+            "If this persists, check that the host is the instance URL with its site path.",
+            http_status=response.status_code,
+        ) from None
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, AcumaticaError):
+        return str(error).split(". ")[0]
+    return type(error).__name__ if error else "unknown"

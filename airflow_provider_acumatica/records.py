@@ -1,0 +1,28 @@
+"""Turning Acumatica's wrapped record shape into plain values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_WRAPPER_KEYS = frozenset({"value", "error", "type"})
+
+
+def unwrap(value: Any) -> Any:
+    """Replace every `{"value": x}` wrapper by x and every empty field `{}` by None, recursively.
+
+    Detail collections stay lists and linked entities stay objects, with their own fields unwrapped.
+    """
+    if isinstance(value, dict):
+        if not value:
+            return None
+        if "value" in value and value.keys() <= _WRAPPER_KEYS:
+            return unwrap(value["value"])
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def unwrap_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's fields as plain values; `_links` (server URLs, not data) is dropped."""
+    return {key: unwrap(item) for key, item in record.items() if key != "_links"}

@@ -1,0 +1,240 @@
+"""Routing, faults, authentication and per-session serialization: the sandbox minus the sockets.
+
+`SandboxApp.dispatch` turns a `Request` into a `Response`, or None when the connection is to be
+dropped. Keeping it free of socket code lets the HTTP layer stay a thin adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from airflow_provider_acumatica.sandbox.admin import AdminRoutes
+from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
+from airflow_provider_acumatica.sandbox.config import SandboxConfig
+from airflow_provider_acumatica.sandbox.contract import ContractApi
+from airflow_provider_acumatica.sandbox.data import DataStore
+from airflow_provider_acumatica.sandbox.data_auth import DataAuthenticator
+from airflow_provider_acumatica.sandbox.faults import (
+    Fault,
+    FaultInjector,
+    FaultSettings,
+    html_instead_of_json,
+    iis_error_page,
+    internal_error,
+    too_many_requests,
+    truncated,
+)
+from airflow_provider_acumatica.sandbox.identity import IdentityStore
+from airflow_provider_acumatica.sandbox.oauth_routes import OAuthRoutes
+from airflow_provider_acumatica.sandbox.odata import ODataApi
+from airflow_provider_acumatica.sandbox.protocol import Request, Response, px_error
+from airflow_provider_acumatica.sandbox.stats import SandboxStats
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request, Mapping[str, str]], Response]
+BODY_METHODS = ("POST", "PUT", "PATCH")
+DATA_METHODS = ("GET", "DELETE", *BODY_METHODS)
+
+
+class Kind(Enum):
+    ADMIN = "admin"
+    AUTH = "auth"
+    LOGIN = "login"
+    DATA = "data"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    kind: Kind
+    pattern: re.Pattern[str]
+    methods: Mapping[str, Handler]
+
+
+def length_required() -> Response:
+    """IIS refuses a body-carrying request that has neither Content-Length nor chunked encoding."""
+    page = (
+        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+        "<HTML><HEAD><TITLE>Length Required</TITLE>\r\n"
+        '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
+        "<BODY><h2>Length Required</h2>\r\n<hr><p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n"
+        "</BODY></HTML>\r\n"
+    )
+    return Response(status=411, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")])
+
+
+def not_found(path: str) -> Response:
+    return Response.json({"message": f"No HTTP resource was found that matches the request URI '{path}'."}, 404)
+
+
+def method_not_allowed(method: str) -> Response:
+    return Response.json({"message": f"The requested resource does not support http method '{method}'."}, 405)
+
+
+class SandboxApp:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.stats = SandboxStats()
+        self.injector = FaultInjector(config.faults)
+        self.identity = IdentityStore(self.stats, self.max_seats, config.session_timeout, config.token_ttl)
+        self.store = DataStore(seed=config.seed, record_counts=config.entity_records, default_count=config.records)
+        self._authenticator = DataAuthenticator(config, self.identity)
+        self._routes = self._build_routes()
+
+    def max_seats(self) -> int:
+        """The runtime fault setting wins over the configured license size."""
+        override = self.injector.settings.max_seats
+        return self.config.max_seats if override is None else override
+
+    def snapshot(self) -> dict[str, Any]:
+        self.identity.seats_in_use()
+        snapshot = self.stats.snapshot()
+        snapshot["max_seats"] = self.max_seats()
+        snapshot["faults"] = self.injector.settings.as_dict()
+        return snapshot
+
+    def set_faults(self, changes: Mapping[str, Any]) -> FaultSettings:
+        return self.injector.update(changes)
+
+    def reset(self, faults: bool = False) -> None:
+        """Forget every session, token and counter; with `faults`, also go back to the configured faults."""
+        self.identity.reset()
+        self.stats.reset()
+        if faults:
+            self.injector.replace(self.config.faults)
+
+    def dispatch(self, request: Request) -> Response | None:
+        path = self._local_path(request.path)
+        route, params = self._match(path)
+        if route is None:
+            return self._count("unknown", not_found(request.path))
+        request.path = path
+        handler = route.methods.get(request.method)
+        if handler is None:
+            return self._count(route.name, method_not_allowed(request.method))
+        if request.method in BODY_METHODS and not _has_length(request):
+            return self._count(route.name, length_required())
+        try:
+            response = self._run(route, handler, request, params)
+        except Exception:
+            logger.exception("sandbox handler failed for %s %s", request.method, request.path)
+            response = Response.json(px_error("An error has occurred.", "The sandbox failed on this request."), 500)
+        return response if route.kind is Kind.ADMIN else self._count(route.name, response)
+
+    def _run(self, route: Route, handler: Handler, request: Request, params: Mapping[str, str]) -> Response | None:
+        faults = self.injector.settings
+        if route.kind is Kind.DATA:
+            return self._data(handler, request, params, faults)
+        if route.kind is Kind.LOGIN and faults.faults_on_auth:
+            return self._faulted(faults, lambda: handler(request, params))
+        return handler(request, params)
+
+    def _data(
+        self, handler: Handler, request: Request, params: Mapping[str, str], faults: FaultSettings
+    ) -> Response | None:
+        """One request at a time per session, the injected latency included, as the real server queues them."""
+        auth = self._authenticator.authenticate(request, faults, params.get("tenant"))
+        if isinstance(auth, Response):
+            return auth
+        request.principal = auth.session.principal()
+        with auth.session.lock:
+            response = self._faulted(faults, lambda: handler(request, params))
+        if response is not None:
+            response.headers.extend(auth.set_cookies)
+        return response
+
+    def _faulted(self, faults: FaultSettings, call: Callable[[], Response]) -> Response | None:
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        fault = self.injector.draw()
+        if fault is None:
+            return call()
+        self.stats.fault(fault.value)
+        if fault is Fault.DROP:
+            return None
+        if fault is Fault.TOO_MANY_REQUESTS:
+            with_header = self.injector.chance(faults.retry_after_share)
+            return too_many_requests(faults.retry_after_seconds if with_header else None)
+        if fault is Fault.INTERNAL_ERROR:
+            return internal_error()
+        if fault is Fault.MALFORMED:
+            return self._malformed(call())
+        return iis_error_page(int(fault.value))
+
+    def _malformed(self, response: Response) -> Response:
+        is_json = any(
+            name.lower() == "content-type" and "json" in value.lower() for name, value in response.headers
+        )
+        if response.status == 200 and is_json and len(response.body) > 1 and self.injector.chance(0.5):
+            return truncated(response)
+        return html_instead_of_json()
+
+    def _count(self, route: str, response: Response | None) -> Response | None:
+        if response is not None:
+            self.stats.request(route, response.status)
+        return response
+
+    def _local_path(self, path: str) -> str | None:
+        site = self.config.site_path
+        if not site:
+            return path
+        if path == site or path.startswith(f"{site}/"):
+            return path[len(site) :] or "/"
+        return None
+
+    def _match(self, path: str | None) -> tuple[Route | None, Mapping[str, str]]:
+        if path is not None:
+            for route in self._routes:
+                found = route.pattern.fullmatch(path)
+                if found is not None:
+                    return route, found.groupdict()
+        return None, {}
+
+    def _build_routes(self) -> list[Route]:
+        sessions = SessionRoutes(self.config, self.identity, self.stats)
+        oauth = OAuthRoutes(self.config, self.identity, self.stats, lambda: self.injector.settings)
+        admin = AdminRoutes(self)
+        contract = ContractApi(self.store, self.config.site_path)
+        odata = ODataApi(self.store, self.config.site_path)
+
+        def plain(call: Callable[[Request], Response]) -> Handler:
+            return lambda request, _params: call(request)
+
+        def route(name: str, kind: Kind, pattern: str, **methods: Handler) -> Route:
+            return Route(name, kind, re.compile(pattern), methods)
+
+        return [
+            route("admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)", GET=admin.get, POST=admin.post),
+            route("login", Kind.LOGIN, r"/entity/auth/login", POST=plain(sessions.login)),
+            route("logout", Kind.AUTH, r"/entity/auth/logout", POST=plain(sessions.logout)),
+            route("simplified_login", Kind.LOGIN, r"/api/auth/login", POST=plain(sessions.simplified_login)),
+            route("discovery", Kind.AUTH, r"/identity/\.well-known/openid-configuration", GET=plain(oauth.discovery)),
+            route("authorize", Kind.AUTH, r"/(?:identity/connect|oauth)/authorize", GET=plain(oauth.authorize)),
+            route("token", Kind.LOGIN, r"/(?:identity/connect|oauth)/token", POST=plain(oauth.token)),
+            route("userinfo", Kind.AUTH, r"/identity/connect/userinfo", GET=plain(oauth.userinfo)),
+            route("revocation", Kind.AUTH, r"/identity/connect/revocation", POST=plain(oauth.revocation)),
+            route(
+                "screen",
+                Kind.DATA,
+                r"/api/data/(?P<screen>[^/]+)",
+                GET=lambda request, params: contract.list_screen(request, params["screen"]),
+            ),
+            route(
+                "odata",
+                Kind.DATA,
+                r"/t/(?P<tenant>[^/]+)/api/odata/gi/(?P<resource>.+)",
+                GET=lambda request, params: odata.handle(request, params["tenant"], params["resource"]),
+            ),
+            route("contract", Kind.DATA, r"/entity(?!/auth(?:/|$))(?:/.*)?", **dict.fromkeys(DATA_METHODS, plain(contract.handle))),
+        ]
+
+
+def _has_length(request: Request) -> bool:
+    return request.header("Content-Length") is not None or request.header("Transfer-Encoding") is not None

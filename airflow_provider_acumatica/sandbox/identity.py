@@ -1,0 +1,332 @@
+"""Sessions, API seats and OAuth grants: the state that decides whether a client may work.
+
+Every open session holds one "Web Services API User" seat, as on the real server: a cookie login,
+a Basic-authenticated request without session cookies, and an OAuth token session. Past the seat
+limit, sign-in is refused with **HTTP 429 and "API Login Limit" in the body**. The real status code
+of that refusal is not documented; 429 is what the license request limit uses and what the official
+C# client reports for "API Login Limit", so clients written against either will recognise it.
+
+Idle sessions are reclaimed after `session_timeout` seconds by a lazy sweep on every call.
+
+OAuth session semantics follow the documented behaviour:
+
+* a grant with `offline_access` holds one session, reused by every token refreshed from it;
+* with `api` only, each access token is its own grant and session, closed when the token expires;
+* with `api:concurrent_access`, the grant holds no session: each request without session cookies
+  opens a cookie-managed one, which the client must sign out;
+* signing out with a bearer closes its session but leaves the token valid, so the next request
+  with it opens a new session;
+* revoking a token does not free its seat (observed on the real server).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from airflow_provider_acumatica.sandbox.config import SandboxUser
+from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.protocol import Principal
+from airflow_provider_acumatica.sandbox.stats import SandboxStats
+
+OFFLINE = "offline_access"
+CONCURRENT = "api:concurrent_access"
+CODE_TTL = 300.0
+
+
+class SeatLimitError(Exception):
+    """All API seats are taken; the text is what clients match on."""
+
+    def __init__(self) -> None:
+        super().__init__("API Login Limit")
+
+
+class InvalidGrantError(Exception):
+    """A refresh token that is unknown, already used, or issued to another client."""
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    tenant: str
+    branch: str
+
+    @classmethod
+    def of(cls, user: SandboxUser) -> Account:
+        return cls(user=user.name, tenant=user.tenant, branch=user.branch)
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    ticket: str
+    account: Account
+    opened_at: float
+    last_seen: float
+    requests: int = 0
+    open: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def principal(self) -> Principal:
+        return Principal(
+            user=self.account.user, tenant=self.account.tenant, branch=self.account.branch, session_id=self.id
+        )
+
+
+@dataclass(eq=False)
+class Grant:
+    client_id: str
+    account: Account
+    scopes: frozenset[str]
+    refresh_token: str | None = None
+    session: Session | None = None
+
+    @property
+    def concurrent(self) -> bool:
+        return CONCURRENT in self.scopes
+
+    @property
+    def offline(self) -> bool:
+        return OFFLINE in self.scopes
+
+
+@dataclass(eq=False)
+class AccessToken:
+    value: str
+    grant: Grant
+    issued_at: float
+    expires_at: float
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    client_id: str
+    redirect_uri: str
+    account: Account
+    scopes: frozenset[str]
+    challenge: str | None
+    expires_at: float
+
+
+def _session_id() -> str:
+    """24 lowercase letters and digits, the look of an ASP.NET session id."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz012345"
+    return "".join(secrets.choice(alphabet) for _ in range(24))
+
+
+class IdentityStore:
+    def __init__(
+        self,
+        stats: SandboxStats,
+        max_seats: Callable[[], int],
+        session_timeout: float,
+        token_ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stats = stats
+        self._max_seats = max_seats
+        self._session_timeout = session_timeout
+        self._token_ttl = token_ttl
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._sessions: dict[str, Session] = {}
+        self._tokens: dict[str, AccessToken] = {}
+        self._refresh: dict[str, Grant] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+
+    @property
+    def token_ttl(self) -> float:
+        return self._token_ttl
+
+    def seats_in_use(self) -> int:
+        with self._lock:
+            self._sweep()
+            return len(self._sessions)
+
+    def reset(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.open = False
+            self._sessions.clear()
+            self._tokens.clear()
+            self._refresh.clear()
+            self._codes.clear()
+
+    def open_session(self, account: Account) -> Session:
+        with self._lock:
+            self._sweep()
+            if len(self._sessions) >= self._max_seats():
+                raise SeatLimitError
+            now = self._clock()
+            session = Session(
+                id=_session_id(),
+                ticket=secrets.token_hex(48).upper(),
+                account=account,
+                opened_at=now,
+                last_seen=now,
+            )
+            self._sessions[session.ticket] = session
+            self._stats.event("session_opened")
+            self._stats.seats(len(self._sessions))
+            return session
+
+    def cookie_session(self, cookies: dict[str, str]) -> Session | None:
+        """The session named by `.ASPXAUTH` and `ASP.NET_SessionId`, if both match a live one."""
+        with self._lock:
+            self._sweep()
+            session = self._sessions.get(cookies.get(".ASPXAUTH", ""))
+            if session is None or session.id != cookies.get("ASP.NET_SessionId"):
+                return None
+            return session
+
+    def close(self, session: Session, expired: bool = False) -> bool:
+        """Free the session's seat; False when it was already gone."""
+        with self._lock:
+            if self._sessions.pop(session.ticket, None) is None:
+                return False
+            session.open = False
+            self._stats.event("session_expired" if expired else "session_closed")
+            self._stats.seats(len(self._sessions))
+            return True
+
+    def begin_request(self, session: Session, faults: FaultSettings) -> bool:
+        """Count a data request on the session; False when the session died (timeout or injected expiry)."""
+        with self._lock:
+            self._sweep()
+            if not session.open:
+                return False
+            now = self._clock()
+            limit, max_age = faults.session_expire_after_requests, faults.session_expire_after_seconds
+            if (limit is not None and session.requests >= limit) or (
+                max_age is not None and now - session.opened_at >= max_age
+            ):
+                self._stats.fault("session_expired")
+                self.close(session, expired=True)
+                return False
+            session.requests += 1
+            session.last_seen = now
+            return True
+
+    def issue_code(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        account: Account,
+        scopes: Iterable[str],
+        challenge: str | None,
+    ) -> str:
+        code = AuthorizationCode(
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            account=account,
+            scopes=frozenset(scopes),
+            challenge=challenge,
+            expires_at=self._clock() + CODE_TTL,
+        )
+        value = secrets.token_urlsafe(32)
+        with self._lock:
+            self._codes[value] = code
+        return value
+
+    def redeem_code(self, value: str) -> AuthorizationCode | None:
+        """Codes are single-use: a second redemption finds nothing."""
+        with self._lock:
+            self._sweep()
+            return self._codes.pop(value, None)
+
+    def grant(self, client_id: str, account: Account, scopes: Iterable[str]) -> AccessToken:
+        grant = Grant(client_id=client_id, account=account, scopes=frozenset(scopes))
+        with self._lock:
+            if not grant.concurrent:
+                grant.session = self.open_session(account)
+            if grant.offline:
+                self._rotate(grant)
+            return self._mint(grant)
+
+    def refresh(self, client_id: str, refresh_token: str) -> AccessToken:
+        with self._lock:
+            self._sweep()
+            grant = self._refresh.get(refresh_token)
+            if grant is None or grant.client_id.lower() != client_id.lower():
+                raise InvalidGrantError("invalid_grant")
+            if not grant.concurrent:
+                self._ensure_session(grant)
+            self._rotate(grant)
+            return self._mint(grant)
+
+    def revoke(self, client_id: str, token: str) -> None:
+        with self._lock:
+            grant = self._refresh.get(token)
+            if grant is not None and grant.client_id.lower() == client_id.lower():
+                del self._refresh[token]
+                grant.refresh_token = None
+            access = self._tokens.get(token)
+            if access is not None and access.grant.client_id.lower() == client_id.lower():
+                del self._tokens[token]
+
+    def find_token(self, value: str) -> AccessToken | None:
+        with self._lock:
+            self._sweep()
+            return self._tokens.get(value)
+
+    def use_token(self, token: AccessToken, faults: FaultSettings) -> bool:
+        """Count a data request on the token; False once an injected expiry has killed it."""
+        with self._lock:
+            limit, max_age = faults.token_expire_after_requests, faults.token_expire_after_seconds
+            if (limit is not None and token.requests >= limit) or (
+                max_age is not None and self._clock() - token.issued_at >= max_age
+            ):
+                self._stats.fault("token_expired")
+                self._drop_token(token)
+                return False
+            token.requests += 1
+            return True
+
+    def token_session(self, token: AccessToken) -> Session:
+        """The grant's session, opened again if a sign-out or timeout closed it."""
+        with self._lock:
+            return self._ensure_session(token.grant)
+
+    def sign_out_token(self, token: AccessToken) -> bool:
+        with self._lock:
+            session = token.grant.session
+            token.grant.session = None
+            return session is not None and self.close(session)
+
+    def _ensure_session(self, grant: Grant) -> Session:
+        if grant.session is None or not grant.session.open:
+            grant.session = self.open_session(grant.account)
+        return grant.session
+
+    def _rotate(self, grant: Grant) -> None:
+        if grant.refresh_token is not None:
+            self._refresh.pop(grant.refresh_token, None)
+        grant.refresh_token = secrets.token_urlsafe(48)
+        self._refresh[grant.refresh_token] = grant
+
+    def _mint(self, grant: Grant) -> AccessToken:
+        now = self._clock()
+        token = AccessToken(
+            value=secrets.token_urlsafe(48), grant=grant, issued_at=now, expires_at=now + self._token_ttl
+        )
+        self._tokens[token.value] = token
+        return token
+
+    def _drop_token(self, token: AccessToken) -> None:
+        """A dead `api`-only token takes its session with it; an offline grant keeps its session for the next token."""
+        self._tokens.pop(token.value, None)
+        if token.grant.session is not None and not token.grant.offline:
+            self.close(token.grant.session, expired=True)
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        for session in [s for s in self._sessions.values() if now - s.last_seen >= self._session_timeout]:
+            self.close(session, expired=True)
+        for token in [t for t in self._tokens.values() if t.expires_at <= now]:
+            self._drop_token(token)
+        for value in [v for v, code in self._codes.items() if code.expires_at <= now]:
+            del self._codes[value]

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Project tasks that work on a fresh machine with only Python 3.11+.
+
+    python3 dev.py demo    # start the sandbox and land a small extraction under ./output
+    python3 dev.py test    # the whole test suite, on the newest and the oldest supported Airflow
+    python3 dev.py lint    # ruff check, ruff format --check, mypy
+
+Each task creates what it needs (virtual environments under .venv*, an Airflow home under .airflow)
+and can be run again; environments are reinstalled only when pyproject.toml or the pins change.
+Standard library only: this file runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+NEWEST_AIRFLOW = "3.3.2"
+OLDEST_AIRFLOW = "3.0.0"
+ENVIRONMENTS = {NEWEST_AIRFLOW: ROOT / ".venv", OLDEST_AIRFLOW: ROOT / ".venv-airflow-3.0"}
+AIRFLOW_HOME = ROOT / ".airflow"
+
+
+def main() -> int:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the main job against the sandbox")
+    test = commands.add_parser("test", help="run the whole test suite")
+    test.add_argument("--airflow", choices=sorted(ENVIRONMENTS), help="only this Airflow version")
+    test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    commands.add_parser("lint", help="ruff check, ruff format --check, mypy")
+    commands.add_parser("env", help="create or update the development environment only")
+    args = parser.parse_args()
+    if args.command == "demo":
+        return demo()
+    if args.command == "test":
+        return test_suite([args.airflow] if args.airflow else list(ENVIRONMENTS), args.pytest_args)
+    if args.command == "lint":
+        return lint()
+    ensure_environment(NEWEST_AIRFLOW)
+    return 0
+
+
+def ensure_environment(airflow_version: str) -> Path:
+    """A virtual environment with this package (editable), its dev extras and a pinned Airflow."""
+    target = ENVIRONMENTS[airflow_version]
+    python = target / "bin" / "python"
+    stamp = target / ".installed"
+    wanted = _fingerprint(airflow_version)
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    print(f"Setting up {target.name} with Apache Airflow {airflow_version} (first run takes a minute)...", flush=True)
+    if target.exists() and not python.exists():
+        shutil.rmtree(target)
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True, clear=False).create(target)
+    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"])
+    requirements = [f"apache-airflow=={airflow_version}", "-e", f"{ROOT}[dev]"]
+    _run([str(target / "bin" / "uv"), "pip", "install", "--quiet", "--python", str(python), *requirements])
+    stamp.write_text(wanted)
+    return python
+
+
+def _fingerprint(airflow_version: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(airflow_version.encode())
+    return digest.hexdigest()
+
+
+def airflow_environment(python: Path) -> dict[str, str]:
+    """Environment for anything that imports Airflow: our own home, no examples, our DAGs."""
+    home = AIRFLOW_HOME / python.parent.parent.name
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "PATH": f"{python.parent}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    return env
+
+
+def demo() -> int:
+    python = ensure_environment(NEWEST_AIRFLOW)
+    return _run([str(python), str(ROOT / "scripts" / "demo_extract.py")], env=airflow_environment(python), check=False)
+
+
+def test_suite(versions: list[str], pytest_args: list[str]) -> int:
+    failures = []
+    for version in versions:
+        python = ensure_environment(version)
+        print(f"\n=== Test suite on Apache Airflow {version} ===", flush=True)
+        code = _run(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
+            env=airflow_environment(python),
+            check=False,
+        )
+        if code != 0:
+            failures.append(f"Airflow {version} (pytest exit {code})")
+    if failures:
+        print("\nFAILED: " + "; ".join(failures), flush=True)
+        return 1
+    print(f"\nAll test suites passed on Apache Airflow {', '.join(versions)}.", flush=True)
+    return 0
+
+
+def lint() -> int:
+    python = ensure_environment(NEWEST_AIRFLOW)
+    tools = python.parent
+    checks = [
+        [str(tools / "ruff"), "check", "."],
+        [str(tools / "ruff"), "format", "--check", "."],
+        [str(tools / "mypy"), "airflow_provider_acumatica"],
+    ]
+    codes = [_run(command, env=airflow_environment(python), check=False) for command in checks]
+    return 1 if any(codes) else 0
+
+
+def _run(command: list[str], *, env: dict[str, str] | None = None, check: bool = True) -> int:
+    completed = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if check and completed.returncode != 0:
+        sys.exit(f"Command failed with exit code {completed.returncode}: {' '.join(command)}")
+    return completed.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
