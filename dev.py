@@ -29,8 +29,6 @@ AIRFLOW_HOME = ROOT / ".airflow"
 
 
 def main() -> int:
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the main job against the sandbox")

@@ -10,6 +10,7 @@ from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaRa
 from airflow_provider_acumatica.retry_after import parse_retry_after
 
 _TEXT_LIMIT = 300
+_GATEWAY_STATUS = frozenset({502, 503, 504})
 
 
 def error_from_response(response: requests.Response, what: str) -> AcumaticaApiError | AcumaticaRateLimitError:
@@ -84,9 +85,11 @@ def _model_state(payload: dict[str, Any]) -> str | None:
 
 
 def _html_hint(response: requests.Response) -> str:
-    if "html" in response.headers.get("Content-Type", "").lower():
-        return " (an HTML page: check that the host is the instance URL with its site path)"
-    return ""
+    if "html" not in response.headers.get("Content-Type", "").lower():
+        return ""
+    if response.status_code in _GATEWAY_STATUS:
+        return " (a gateway or proxy error page)"
+    return " (an HTML page: check that the host is the instance URL with its site path)"
 
 
 def _hint(status: int, exception_type: str) -> str:

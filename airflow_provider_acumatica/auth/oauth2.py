@@ -272,18 +272,22 @@ class OAuth2ClientCredentialsAuth(OAuth2Auth):
 
 
 class RefreshTokenChain:
-    """The newest refresh token per client, so every hook in this process uses the live link."""
+    """The newest refresh token of each chain, so every hook in this process uses the live link.
 
-    _tokens: ClassVar[dict[tuple[str, str], str]] = {}
+    A chain is keyed by the instance, the client and the token the connection was configured with,
+    so storing a new consent's token in the connection starts a new chain.
+    """
+
+    _tokens: ClassVar[dict[tuple[str, str, str], str]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def newest(cls, key: tuple[str, str], configured: str) -> str:
+    def newest(cls, key: tuple[str, str, str]) -> str:
         with cls._lock:
-            return cls._tokens.get(key, configured)
+            return cls._tokens.get(key, key[2])
 
     @classmethod
-    def rotate(cls, key: tuple[str, str], token: str) -> None:
+    def rotate(cls, key: tuple[str, str, str], token: str) -> None:
         with cls._lock:
             cls._tokens[key] = token
 
@@ -295,18 +299,18 @@ class OAuth2AuthorizationCodeAuth(OAuth2Auth):
     grant_type = "refresh_token"
 
     @property
-    def _chain_key(self) -> tuple[str, str]:
-        return (self.settings.base_url, self.settings.client_id or "")
+    def chain_key(self) -> tuple[str, str, str]:
+        return (self.settings.base_url, self.settings.client_id or "", self.settings.refresh_token or "")
 
     def _sign_in(self, session: requests.Session) -> None:
         self._renew(session)
 
     def _renew(self, session: requests.Session) -> None:
-        current = RefreshTokenChain.newest(self._chain_key, self.settings.refresh_token or "")
+        current = RefreshTokenChain.newest(self.chain_key)
         payload = self._refresh(session, current)
         rotated = payload.get("refresh_token")
         if rotated:
-            RefreshTokenChain.rotate(self._chain_key, str(rotated))
+            RefreshTokenChain.rotate(self.chain_key, str(rotated))
         self._store(payload, new_session=self.token is None)
 
     def _error_for(self, grant_type: str, error: TokenError) -> Exception:

@@ -34,6 +34,7 @@ from airflow_provider_acumatica.retry_policy import MalformedResponseError, Retr
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
+audit_log = logging.getLogger("airflow_provider_acumatica.audit")
 
 
 @dataclass
@@ -253,8 +254,8 @@ class AcumaticaHook(BaseHook):
         self.auth.after_response(session)
         self.call_stats.calls += 1
         self.call_stats.bytes_received += len(response.content)
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug(
+        if audit_log.isEnabledFor(logging.DEBUG):
+            audit_log.debug(
                 "Acumatica %s %s -> %s in %.0f ms (attempt %d)",
                 method,
                 _path_only(url),

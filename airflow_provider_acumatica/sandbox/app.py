@@ -64,7 +64,8 @@ def length_required() -> Response:
         '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
         "<HTML><HEAD><TITLE>Length Required</TITLE>\r\n"
         '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
-        "<BODY><h2>Length Required</h2>\r\n<hr><p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n"
+        "<BODY><h2>Length Required</h2>\r\n<hr>"
+        "<p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n"
         "</BODY></HTML>\r\n"
     )
     return Response(status=411, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")])
@@ -72,6 +73,10 @@ def length_required() -> Response:
 
 def not_found(path: str) -> Response:
     return Response.json({"message": f"No HTTP resource was found that matches the request URI '{path}'."}, 404)
+
+
+def unhandled_error() -> Response:
+    return Response.json(px_error("An error has occurred.", "The sandbox failed on this request."), 500)
 
 
 def method_not_allowed(method: str) -> Response:
@@ -112,8 +117,8 @@ class SandboxApp:
 
     def dispatch(self, request: Request) -> Response | None:
         path = self._local_path(request.path)
-        route, params = self._match(path)
-        if route is None:
+        route, params = self._match(path) if path is not None else (None, {})
+        if route is None or path is None:
             return self._count("unknown", not_found(request.path))
         request.path = path
         handler = route.methods.get(request.method)
@@ -121,31 +126,27 @@ class SandboxApp:
             return self._count(route.name, method_not_allowed(request.method))
         if request.method in BODY_METHODS and not _has_length(request):
             return self._count(route.name, length_required())
-        try:
-            response = self._run(route, handler, request, params)
-        except Exception:
-            logger.exception("sandbox handler failed for %s %s", request.method, request.path)
-            response = Response.json(px_error("An error has occurred.", "The sandbox failed on this request."), 500)
+        response = self._run(route, lambda: _guarded(handler, request, params), request, params.get("tenant"))
         return response if route.kind is Kind.ADMIN else self._count(route.name, response)
 
-    def _run(self, route: Route, handler: Handler, request: Request, params: Mapping[str, str]) -> Response | None:
+    def _run(self, route: Route, call: Callable[[], Response], request: Request, tenant: str | None) -> Response | None:
         faults = self.injector.settings
         if route.kind is Kind.DATA:
-            return self._data(handler, request, params, faults)
+            return self._data(call, request, tenant, faults)
         if route.kind is Kind.LOGIN and faults.faults_on_auth:
-            return self._faulted(faults, lambda: handler(request, params))
-        return handler(request, params)
+            return self._faulted(faults, call)
+        return call()
 
     def _data(
-        self, handler: Handler, request: Request, params: Mapping[str, str], faults: FaultSettings
+        self, call: Callable[[], Response], request: Request, tenant: str | None, faults: FaultSettings
     ) -> Response | None:
         """One request at a time per session, the injected latency included, as the real server queues them."""
-        auth = self._authenticator.authenticate(request, faults, params.get("tenant"))
+        auth = self._authenticator.authenticate(request, faults, tenant)
         if isinstance(auth, Response):
             return auth
         request.principal = auth.session.principal()
         with auth.session.lock:
-            response = self._faulted(faults, lambda: handler(request, params))
+            response = self._faulted(faults, call)
         if response is not None:
             response.headers.extend(auth.set_cookies)
         return response
@@ -169,9 +170,7 @@ class SandboxApp:
         return iis_error_page(int(fault.value))
 
     def _malformed(self, response: Response) -> Response:
-        is_json = any(
-            name.lower() == "content-type" and "json" in value.lower() for name, value in response.headers
-        )
+        is_json = any(name.lower() == "content-type" and "json" in value.lower() for name, value in response.headers)
         if response.status == 200 and is_json and len(response.body) > 1 and self.injector.chance(0.5):
             return truncated(response)
         return html_instead_of_json()
@@ -189,12 +188,11 @@ class SandboxApp:
             return path[len(site) :] or "/"
         return None
 
-    def _match(self, path: str | None) -> tuple[Route | None, Mapping[str, str]]:
-        if path is not None:
-            for route in self._routes:
-                found = route.pattern.fullmatch(path)
-                if found is not None:
-                    return route, found.groupdict()
+    def _match(self, path: str) -> tuple[Route | None, Mapping[str, str]]:
+        for route in self._routes:
+            found = route.pattern.fullmatch(path)
+            if found is not None:
+                return route, found.groupdict()
         return None, {}
 
     def _build_routes(self) -> list[Route]:
@@ -232,8 +230,22 @@ class SandboxApp:
                 r"/t/(?P<tenant>[^/]+)/api/odata/gi/(?P<resource>.+)",
                 GET=lambda request, params: odata.handle(request, params["tenant"], params["resource"]),
             ),
-            route("contract", Kind.DATA, r"/entity(?!/auth(?:/|$))(?:/.*)?", **dict.fromkeys(DATA_METHODS, plain(contract.handle))),
+            route(
+                "contract",
+                Kind.DATA,
+                r"/entity(?!/auth(?:/|$))(?:/.*)?",
+                **dict.fromkeys(DATA_METHODS, plain(contract.handle)),
+            ),
         ]
+
+
+def _guarded(handler: Handler, request: Request, params: Mapping[str, str]) -> Response:
+    """A bug in a route answers 500 like the real server's unhandled exceptions, and never kills the thread."""
+    try:
+        return handler(request, params)
+    except Exception:
+        logger.exception("sandbox handler failed for %s %s", request.method, request.path)
+        return unhandled_error()
 
 
 def _has_length(request: Request) -> bool:

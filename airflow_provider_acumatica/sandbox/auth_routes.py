@@ -17,7 +17,7 @@ from airflow_provider_acumatica.sandbox.identity import Account, IdentityStore, 
 from airflow_provider_acumatica.sandbox.protocol import Request, Response, px_error
 from airflow_provider_acumatica.sandbox.stats import SandboxStats
 
-SIMPLIFIED_FIELDS = {"company": "tenant", "username": "name", "password": "password"}
+SIMPLIFIED_FIELDS = {"company": "tenant", "username": "name", "password": "password", "branch": "branch"}
 
 
 def invalid_credentials() -> Response:

@@ -604,9 +604,17 @@ ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
         _entity(
-            CUSTOMER, "AR303000", "PX.Objects.AR.CustomerMaint", "BAccount", ("CustomerID",), "LastModifiedDateTime", "C"
+            CUSTOMER,
+            "AR303000",
+            "PX.Objects.AR.CustomerMaint",
+            "BAccount",
+            ("CustomerID",),
+            "LastModifiedDateTime",
+            "C",
         ),
-        _entity(VENDOR, "AP303000", "PX.Objects.AP.VendorMaint", "BAccount", ("VendorID",), "LastModifiedDateTime", "V"),
+        _entity(
+            VENDOR, "AP303000", "PX.Objects.AP.VendorMaint", "BAccount", ("VendorID",), "LastModifiedDateTime", "V"
+        ),
         _entity(
             STOCK_ITEM,
             "IN202500",

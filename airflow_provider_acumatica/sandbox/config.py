@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
 
-CLIENT_ID_PATTERN = re.compile(
-    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}@(.+)$"
-)
+CLIENT_ID_PATTERN = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}@(.+)$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -78,9 +76,7 @@ class SandboxConfig:
         for client in self.clients:
             self._check_tenant(client.tenant, f"client {client.client_id!r}")
             if self.find_user(client.user, client.tenant) is None:
-                raise ValueError(
-                    f"client {client.client_id!r} signs in as {client.user!r}, who is not a user there"
-                )
+                raise ValueError(f"client {client.client_id!r} signs in as {client.user!r}, who is not a user there")
         if self.max_seats < 0 or self.token_ttl <= 0 or self.session_timeout <= 0:
             raise ValueError("max_seats must be >= 0, token_ttl and session_timeout > 0")
 
@@ -106,7 +102,9 @@ class SandboxConfig:
     def client_user(self, client: OAuthClient) -> SandboxUser:
         user = self.find_user(client.user, client.tenant)
         if user is None:
-            raise ValueError(f"client {client.client_id!r} signs in as {client.user!r}, who is not a user of its tenant")
+            raise ValueError(
+                f"client {client.client_id!r} signs in as {client.user!r}, who is not a user of its tenant"
+            )
         return user
 
     def redirect_uri_allowed(self, uri: str) -> bool:

@@ -1,9 +1,73 @@
-"""Contract-based REST routes (`/entity/...`) of the sandbox."""
+"""Contract-based REST routes (`/entity/...`) of the sandbox, shaped like the real server's answers.
+
+Status codes and bodies:
+
+* `GET /entity`: 200, the newer-build shape `{"version": {...}, "endpoints": [...]}`.
+* Unknown endpoint, version or entity, or an unsupported path: 404 with the ASP.NET Web API body
+  `{"message": "No HTTP resource was found that matches the request URI '<uri>'."}`; a known path with an unsupported
+  method (POST actions, PATCH): 405 `{"message": "The requested resource does not support http method '<m>'."}`.
+* Bad `$filter`: 500 `px_error` with the parser's message (position and token) and exceptionType
+  `Microsoft.Data.OData.ODataException` (CV4) or `Microsoft.OData.ODataException` (CV5).
+* Unknown `$select`/`$expand` name: 500 `px_error`, exceptionType `PX.Data.PXException`.
+* Bad `$top`/`$skip`, empty or non-object PUT body: 400 `{"message": "The request is invalid.", "modelState": ...}`.
+* Record not found (GET/DELETE by id or keys, PUT by unknown id): 500 with exceptionType
+  `PX.Api.ContractBased.NoEntitySatisfiesTheConditionException`, as build 26.101 does.
+* PUT: 200 with the record; 412 when `If-None-Match: *` finds or `If-Match: *` misses the record; 422 with the
+  entity body carrying a top-level `error` and per-field `error`s. DELETE: 204.
+"""
 
 from __future__ import annotations
 
-from .data import DataStore
-from .protocol import Request, Response
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from . import catalog, shape, swagger
+from .data import DataStore, Snapshot, WriteError
+from .filters import CompiledFilter, Dialect, FilterError, compile_filter
+from .protocol import Request, Response, px_error
+from .writes import apply_put, not_found
+
+PAGE_CHUNK = 1000
+_FILTER_EXCEPTION = {Dialect.CV4: "Microsoft.Data.OData.ODataException", Dialect.CV5: "Microsoft.OData.ODataException"}
+_SCREENS = {entity.screen: entity.name for entity in catalog.ENTITIES.values()}
+
+
+class _Refusal(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _invalid(parameter: str, detail: str) -> _Refusal:
+    return _Refusal(Response.json({"message": "The request is invalid.", "modelState": {parameter: [detail]}}, 400))
+
+
+def _server_error(message: str, exception_type: str) -> _Refusal:
+    return _Refusal(Response.json(px_error("An error has occurred.", message, exception_type), 500))
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.strip().isdigit():
+        raise _invalid(name, f"The value '{raw}' is not valid for {name}: expected a non-negative integer.")
+    return int(raw)
+
+
+def _json_array(records: Iterator[dict[str, Any]]) -> bytes:
+    """Encode a list chunk by chunk so the transient objects of a huge unpaged list stay small."""
+    parts: list[bytes] = []
+    chunk: list[dict[str, Any]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == PAGE_CHUNK:
+            parts.append(json.dumps(chunk, separators=(",", ":"))[1:-1].encode("utf-8"))
+            chunk = []
+    if chunk:
+        parts.append(json.dumps(chunk, separators=(",", ":"))[1:-1].encode("utf-8"))
+    return b"[" + b",".join(parts) + b"]"
 
 
 class ContractApi:
@@ -15,8 +79,144 @@ class ContractApi:
 
     def handle(self, request: Request) -> Response:
         """Route an authenticated request whose path (site prefix removed) starts with `/entity`."""
-        raise NotImplementedError
+        try:
+            return self._route(request)
+        except _Refusal as refusal:
+            return refusal.response
+        except WriteError as error:
+            return Response.json(error.payload, error.status)
 
     def list_screen(self, request: Request, screen_id: str) -> Response:
         """The simplified published `GET /api/data/<ScreenID>` route: a screen's list on 24.200.001."""
-        raise NotImplementedError
+        entity = _SCREENS.get(screen_id.upper())
+        if entity is None:
+            return self._no_resource(request)
+        try:
+            return self._list(request, catalog.DEFAULT_VERSION, entity)
+        except _Refusal as refusal:
+            return refusal.response
+
+    def _no_resource(self, request: Request) -> Response:
+        uri = f"{self.site_path}{request.path}"
+        return Response.json({"message": f"No HTTP resource was found that matches the request URI '{uri}'."}, 404)
+
+    def _route(self, request: Request) -> Response:
+        parts = [part for part in request.path.split("/") if part]
+        if parts == ["entity"]:
+            return self._endpoints(request)
+        if len(parts) < 4 or parts[1] != catalog.ENDPOINT_NAME or parts[2] not in catalog.VERSIONS:
+            return self._no_resource(request)
+        version, name, ids = parts[2], parts[3], parts[4:]
+        if name == "swagger.json" and not ids:
+            return self._only_get(request) or Response.json(swagger.document(version, self.site_path))
+        if name not in catalog.ENTITIES:
+            return self._no_resource(request)
+        if len(ids) == 1 and "|" in ids[0]:
+            ids = ids[0].split("|")
+        if request.method == "GET":
+            return self._get(request, version, name, ids) if ids else self._list(request, version, name)
+        if request.method == "PUT" and not ids:
+            return self._put(request, version, name)
+        if request.method == "DELETE" and ids:
+            return self._delete(name, ids)
+        if request.method in ("GET", "PUT", "DELETE"):
+            return self._no_resource(request)
+        return self._method_not_allowed(request)
+
+    def _only_get(self, request: Request) -> Response | None:
+        return None if request.method == "GET" else self._method_not_allowed(request)
+
+    def _method_not_allowed(self, request: Request) -> Response:
+        message = f"The requested resource does not support http method '{request.method}'."
+        return Response.json({"message": message}, 405)
+
+    def _endpoints(self, request: Request) -> Response:
+        if request.method != "GET":
+            return self._method_not_allowed(request)
+        endpoints = [
+            {
+                "name": catalog.ENDPOINT_NAME,
+                "version": version,
+                "href": f"{self.site_path}/entity/{catalog.ENDPOINT_NAME}/{version}/",
+            }
+            for version in catalog.VERSIONS
+        ]
+        payload = {
+            "version": {"acumaticaBuildVersion": catalog.BUILD_VERSION, "databaseVersion": catalog.DATABASE_VERSION},
+            "endpoints": endpoints,
+        }
+        return Response.json(payload)
+
+    def _projection(self, request: Request, version: str, entity: str) -> shape.Projection:
+        try:
+            return shape.parse_projection(entity, version, request.query.get("$select"), request.query.get("$expand"))
+        except shape.ProjectionError as error:
+            raise _server_error(str(error), "PX.Data.PXException") from error
+
+    def _filter(self, request: Request, version: str, entity: str) -> CompiledFilter | None:
+        text = request.query.get("$filter", "").strip()
+        if not text:
+            return None
+        dialect = shape.dialect_for(version)
+        try:
+            return compile_filter(text, dialect, shape.filter_resolver(entity, version), entity)
+        except FilterError as error:
+            raise _server_error(str(error), _FILTER_EXCEPTION[dialect]) from error
+
+    def _list(self, request: Request, version: str, entity: str) -> Response:
+        projection = self._projection(request, version, entity)
+        flt = self._filter(request, version, entity)
+        skip = _int_param(request, "$skip") or 0
+        top = _int_param(request, "$top")
+        snap = self.store.snapshot(entity)
+        selection = self.store.select(snap, ("contract", version, flt.text if flt else ""), flt)
+        indexes = selection.slice(skip, None if top is None else skip + top)
+        records = (
+            shape.shape_record(snap.view(index), version, projection, number, self.site_path)
+            for number, index in enumerate(indexes, start=1)
+        )
+        body = _json_array(records)
+        return Response(200, body, [("Content-Type", "application/json; charset=utf-8")])
+
+    def _find(self, snap: Snapshot, ids: list[str]) -> int:
+        index = snap.find(ids[0] if len(ids) == 1 else tuple(ids))
+        if index is None:
+            raise not_found(snap.entity.name)
+        return index
+
+    def _get(self, request: Request, version: str, entity: str, ids: list[str]) -> Response:
+        projection = self._projection(request, version, entity)
+        snap = self.store.snapshot(entity)
+        index = self._find(snap, ids)
+        return Response.json(shape.shape_record(snap.view(index), version, projection, 1, self.site_path))
+
+    def _put(self, request: Request, version: str, entity: str) -> Response:
+        projection = self._projection(request, version, entity)
+        flt = self._filter(request, version, entity)
+        try:
+            body = request.json()
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise _invalid("entity", "The request body is not valid JSON.") from None
+        target = None
+        if flt is not None:
+            snap = self.store.snapshot(entity)
+            target = next(iter(self.store.select(snap, ("contract", version, flt.text), flt).slice(0, 1)), None)
+        result = apply_put(
+            self.store,
+            entity,
+            version,
+            body,
+            target=target,
+            if_match=(request.header("If-Match") or "").strip() == "*",
+            if_none_match=(request.header("If-None-Match") or "").strip() == "*",
+            projection=projection,
+            site_path=self.site_path,
+        )
+        return Response.json(result.record)
+
+    def _delete(self, entity: str, ids: list[str]) -> Response:
+        with self.store.lock:
+            snap = self.store.snapshot(entity)
+            index = self._find(snap, ids)
+            self.store.delete(entity, snap.state.guid(index))
+        return Response.empty(204)

@@ -59,7 +59,9 @@ class DataAuthenticator:
         self._config = config
         self._identity = identity
 
-    def authenticate(self, request: Request, faults: FaultSettings, tenant_hint: str | None) -> Authenticated | Response:
+    def authenticate(
+        self, request: Request, faults: FaultSettings, tenant_hint: str | None
+    ) -> Authenticated | Response:
         """Resolve and count the request against its session, or say why it may not run."""
         try:
             outcome = self._resolve(request, faults, tenant_hint)

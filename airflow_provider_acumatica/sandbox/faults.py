@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from typing import Any
@@ -27,7 +27,7 @@ class FaultSettings:
     latency_ms: int = 0
     rate_429: float = 0.0
     retry_after_share: float = 0.0
-    retry_after_seconds: int = 1
+    retry_after_seconds: float = 1
     rate_500: float = 0.0
     rate_502: float = 0.0
     rate_503: float = 0.0
@@ -44,17 +44,17 @@ class FaultSettings:
 
     def __post_init__(self) -> None:
         _check_int(self, "latency_ms", minimum=0)
-        _check_int(self, "retry_after_seconds", minimum=0)
         _check_int(self, "fault_seed", minimum=None)
+        _check_int(self, "max_seats", minimum=0, optional=True)
+        for name in ("token_expire_after_requests", "session_expire_after_requests"):
+            _check_int(self, name, minimum=0, optional=True)
         for name in (*RATE_FIELDS, "retry_after_share"):
-            _check_share(self, name)
+            _check_number(self, name, "a number between 0 and 1", lambda value: 0 <= value <= 1)
         if sum(getattr(self, name) for name in RATE_FIELDS) > 1.0 + 1e-9:
             raise ValueError(f"the rates {', '.join(RATE_FIELDS)} must add up to at most 1")
-        for name in ("token_expire_after_requests", "session_expire_after_requests"):
-            _check_int(self, name, minimum=1, optional=True)
+        _check_number(self, "retry_after_seconds", "a number >= 0", lambda value: value >= 0)
         for name in ("token_expire_after_seconds", "session_expire_after_seconds"):
-            _check_positive(self, name)
-        _check_int(self, "max_seats", minimum=0, optional=True)
+            _check_number(self, name, "a number of seconds > 0 or null", lambda value: value > 0, optional=True)
         if not isinstance(self.faults_on_auth, bool):
             raise ValueError("faults_on_auth must be true or false")
         if self.consent not in CONSENT_ANSWERS:
@@ -65,9 +65,7 @@ class FaultSettings:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(
-                f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,18 +82,14 @@ def _check_int(settings: FaultSettings, name: str, minimum: int | None, optional
         raise ValueError(f"{name} must be at least {minimum}, not {value}")
 
 
-def _check_share(settings: FaultSettings, name: str) -> None:
+def _check_number(
+    settings: FaultSettings, name: str, expected: str, valid: Callable[[float], bool], optional: bool = False
+) -> None:
     value = getattr(settings, name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number between 0 and 1, not {value!r}")
-
-
-def _check_positive(settings: FaultSettings, name: str) -> None:
-    value = getattr(settings, name)
-    if value is None:
+    if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds or null, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
+        raise ValueError(f"{name} must be {expected}, not {value!r}")
 
 
 class Fault(Enum):
@@ -156,8 +150,9 @@ class FaultInjector:
             return self._rng.random() < share
 
 
-def too_many_requests(retry_after: int | None) -> Response:
-    headers = [] if retry_after is None else [("Retry-After", str(retry_after))]
+def too_many_requests(retry_after: float | None) -> Response:
+    """Whole seconds are sent as the RFC's integer; fractions as a decimal, for fast tests only."""
+    headers = [] if retry_after is None else [("Retry-After", f"{retry_after:g}")]
     body = px_error(
         "An error has occurred.",
         "The number of API requests has exceeded the limit allowed by the license. Try again later.",
@@ -193,9 +188,7 @@ def iis_error_page(status: int) -> Response:
         '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
         f"<BODY><h2>{title}</h2>\r\n<hr><p>{detail}</p>\r\n</BODY></HTML>\r\n"
     )
-    return Response(
-        status=status, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")]
-    )
+    return Response(status=status, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")])
 
 
 def html_instead_of_json() -> Response:
@@ -204,13 +197,9 @@ def html_instead_of_json() -> Response:
         "<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n"
         "<body><h1>Server Error in '/' Application.</h1><h2><i>Runtime Error</i></h2></body></html>\r\n"
     )
-    return Response(
-        status=200, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=utf-8")]
-    )
+    return Response(status=200, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=utf-8")])
 
 
 def truncated(response: Response) -> Response:
     """The real answer cut in half, keeping the 200 and a Content-Length that matches what is sent."""
-    return Response(
-        status=response.status, body=response.body[: len(response.body) // 2], headers=response.headers
-    )
+    return Response(status=response.status, body=response.body[: len(response.body) // 2], headers=response.headers)

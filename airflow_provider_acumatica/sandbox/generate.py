@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from . import catalog
@@ -433,8 +434,6 @@ def _journal_transaction(p: _Pick, counts: Mapping[str, int], created: int) -> V
 
 
 def _period(ms: int) -> str:
-    from datetime import UTC, datetime
-
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     return f"{moment.month:02d}{moment.year}"
 
@@ -452,7 +451,9 @@ _GENERATORS: dict[str, GeneratorFn] = {
 }
 
 
-def base_values(seed: int, entity: str, entity_salt: int, index: int, counts: Mapping[str, int], created: int) -> Values:
+def base_values(
+    seed: int, entity: str, entity_salt: int, index: int, counts: Mapping[str, int], created: int
+) -> Values:
     """Entity-specific values of record `index` (no keys, ids or times: the store owns those)."""
     p = _Pick(rng_for(entity_salt, index))
     if entity == "SalesOrder":
@@ -522,9 +523,7 @@ def _address(p: _Pick) -> Values:
     }
 
 
-def detail_values(
-    seed: int, entity: str, index: int, values: Values, counts: Mapping[str, int]
-) -> list[Values]:
+def detail_values(seed: int, entity: str, index: int, values: Values, counts: Mapping[str, int]) -> list[Values]:
     """Detail lines of record `index`, consistent with the header totals generated from the same parameters."""
     p = _Pick(rng_for(salt(seed, f"{entity}/Details"), index))
     builder = _DETAIL_BUILDERS[entity]

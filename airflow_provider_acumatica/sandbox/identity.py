@@ -125,22 +125,16 @@ class IdentityStore:
         max_seats: Callable[[], int],
         session_timeout: float,
         token_ttl: float,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stats = stats
         self._max_seats = max_seats
         self._session_timeout = session_timeout
         self._token_ttl = token_ttl
-        self._clock = clock
         self._lock = threading.RLock()
         self._sessions: dict[str, Session] = {}
         self._tokens: dict[str, AccessToken] = {}
         self._refresh: dict[str, Grant] = {}
         self._codes: dict[str, AuthorizationCode] = {}
-
-    @property
-    def token_ttl(self) -> float:
-        return self._token_ttl
 
     def seats_in_use(self) -> int:
         with self._lock:
@@ -161,7 +155,7 @@ class IdentityStore:
             self._sweep()
             if len(self._sessions) >= self._max_seats():
                 raise SeatLimitError
-            now = self._clock()
+            now = time.monotonic()
             session = Session(
                 id=_session_id(),
                 ticket=secrets.token_hex(48).upper(),
@@ -199,7 +193,7 @@ class IdentityStore:
             self._sweep()
             if not session.open:
                 return False
-            now = self._clock()
+            now = time.monotonic()
             limit, max_age = faults.session_expire_after_requests, faults.session_expire_after_seconds
             if (limit is not None and session.requests >= limit) or (
                 max_age is not None and now - session.opened_at >= max_age
@@ -225,7 +219,7 @@ class IdentityStore:
             account=account,
             scopes=frozenset(scopes),
             challenge=challenge,
-            expires_at=self._clock() + CODE_TTL,
+            expires_at=time.monotonic() + CODE_TTL,
         )
         value = secrets.token_urlsafe(32)
         with self._lock:
@@ -278,7 +272,7 @@ class IdentityStore:
         with self._lock:
             limit, max_age = faults.token_expire_after_requests, faults.token_expire_after_seconds
             if (limit is not None and token.requests >= limit) or (
-                max_age is not None and self._clock() - token.issued_at >= max_age
+                max_age is not None and time.monotonic() - token.issued_at >= max_age
             ):
                 self._stats.fault("token_expired")
                 self._drop_token(token)
@@ -309,7 +303,7 @@ class IdentityStore:
         self._refresh[grant.refresh_token] = grant
 
     def _mint(self, grant: Grant) -> AccessToken:
-        now = self._clock()
+        now = time.monotonic()
         token = AccessToken(
             value=secrets.token_urlsafe(48), grant=grant, issued_at=now, expires_at=now + self._token_ttl
         )
@@ -323,7 +317,7 @@ class IdentityStore:
             self.close(token.grant.session, expired=True)
 
     def _sweep(self) -> None:
-        now = self._clock()
+        now = time.monotonic()
         for session in [s for s in self._sessions.values() if now - s.last_seen >= self._session_timeout]:
             self.close(session, expired=True)
         for token in [t for t in self._tokens.values() if t.expires_at <= now]:

@@ -38,6 +38,7 @@ from airflow_provider_acumatica.sandbox.protocol import Request, Response
 from airflow_provider_acumatica.sandbox.stats import SandboxStats
 
 SCOPES = ("api", "offline_access", "api:concurrent_access")
+SCOPE_HINT = f"Scopes offered: {' '.join(SCOPES)}."
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 Form = dict[str, str]
 
@@ -66,7 +67,10 @@ def with_query(uri: str, params: dict[str, str]) -> str:
 
 def error_page(message: str) -> Response:
     """Shown instead of redirecting when the redirect target itself cannot be trusted."""
-    page = f"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Error</h1><p>{html.escape(message)}</p></body></html>"
+    page = (
+        "<!DOCTYPE html><html><head><title>Error</title></head>"
+        f"<body><h1>Error</h1><p>{html.escape(message)}</p></body></html>"
+    )
     return Response(status=400, body=page.encode("utf-8"), headers=[("Content-Type", "text/html; charset=utf-8")])
 
 
@@ -129,7 +133,7 @@ class OAuthRoutes:
         if query.get("response_type") != "code":
             return back({"error": "unsupported_response_type", "error_description": "Only response_type=code."})
         if scopes is None:
-            return back({"error": "invalid_scope", "error_description": f"Scopes offered: {' '.join(SCOPES)}."})
+            return back({"error": "invalid_scope", "error_description": SCOPE_HINT})
         # PKCE is optional, but only with S256, and a challenge and its method come together.
         method = query.get("code_challenge_method")
         if (challenge, method) != (None, None) and (challenge is None or method != "S256"):
@@ -187,7 +191,7 @@ class OAuthRoutes:
     def _password(self, client: OAuthClient, form: Form) -> AccessToken | Response:
         scopes = parse_scopes(form.get("scope"))
         if scopes is None:
-            return oauth_error("invalid_scope", f"Scopes offered: {' '.join(SCOPES)}.")
+            return oauth_error("invalid_scope", SCOPE_HINT)
         user = self._config.find_user(form.get("username", ""), client.tenant)
         if user is None or user.password != form.get("password"):
             return oauth_error("invalid_grant", "invalid_username_or_password")
@@ -213,7 +217,7 @@ class OAuthRoutes:
         """RFC 6749 says no refresh token here, so `offline_access` is dropped."""
         scopes = parse_scopes(form.get("scope"))
         if scopes is None:
-            return oauth_error("invalid_scope", f"Scopes offered: {' '.join(SCOPES)}.")
+            return oauth_error("invalid_scope", SCOPE_HINT)
         account = Account.of(self._config.client_user(client))
         return self._identity.grant(client.client_id, account, scopes - {"offline_access"})
 

@@ -53,9 +53,7 @@ class Response:
         return cls(status=status, headers=list(headers or []))
 
 
-def px_error(
-    message: str, exception_message: str | None = None, exception_type: str | None = None
-) -> dict[str, Any]:
+def px_error(message: str, exception_message: str | None = None, exception_type: str | None = None) -> dict[str, Any]:
     """An error body shaped like the real server's `HttpError` (message, exceptionMessage, exceptionType, stackTrace)."""
     body: dict[str, Any] = {"message": message}
     if exception_message is not None:

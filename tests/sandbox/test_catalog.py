@@ -1,0 +1,118 @@
+"""The catalog against the official Default/24.200.001 OpenAPI document: every name and type must exist there."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_acumatica.sandbox import catalog
+
+OFFICIAL = Path("/work/shared/data/openapi/Default_24.200.001.json")
+pytestmark = pytest.mark.skipif(not OFFICIAL.exists(), reason="official OpenAPI reference document not available")
+
+
+@cache
+def official() -> dict[str, Any]:
+    return json.loads(OFFICIAL.read_text(encoding="utf-8"))
+
+
+def official_properties(schema: str) -> dict[str, Any]:
+    definition = official()["components"]["schemas"][schema]
+    assert definition["allOf"][0] == {"$ref": "#/components/schemas/Entity"}
+    return dict(definition["allOf"][1]["properties"])
+
+
+def ref_name(prop: dict[str, Any]) -> str:
+    target = prop["items"] if prop.get("type") == "array" else prop
+    return str(target["$ref"].rsplit("/", 1)[-1])
+
+
+@pytest.mark.parametrize("schema", sorted(catalog.SCHEMAS))
+def test_every_field_exists_with_the_official_value_type(schema: str) -> None:
+    props = official_properties(schema)
+    fields = catalog.version_fields(schema, "24.200.001")
+    assert fields, schema
+    for vf in fields:
+        assert vf.api_name in props, f"{schema}.{vf.api_name} is not in the official document"
+        assert ref_name(props[vf.api_name]) == vf.type, f"{schema}.{vf.api_name}"
+
+
+@pytest.mark.parametrize("schema", sorted(catalog.SCHEMAS))
+def test_children_match_the_official_collections_and_links(schema: str) -> None:
+    props = official_properties(schema)
+    for child in catalog.SCHEMAS[schema].children:
+        prop = props[child.name]
+        assert (prop.get("type") == "array") is child.collection, f"{schema}.{child.name}"
+        assert ref_name(prop) == child.schema
+
+
+@pytest.mark.parametrize("name", sorted(catalog.ENTITIES))
+def test_entities_are_official_top_level_entities_with_their_screens(name: str) -> None:
+    entity = catalog.ENTITIES[name]
+    tags = {tag["name"]: tag["description"] for tag in official()["tags"]}
+    assert f"({entity.screen})" in tags[name]
+    assert f"/{name}" in official()["paths"]
+    fields = catalog.field_map(name, "24.200.001")
+    assert all(key in fields for key in entity.keys)
+    assert fields[entity.last_modified].type == catalog.DATETIME
+
+
+def test_entity_sizes_are_realistic() -> None:
+    for name in catalog.ENTITIES:
+        assert 12 <= len(catalog.version_fields(name, "24.200.001")) <= 60, name
+    assert len(catalog.version_fields("SalesOrder", "24.200.001")) > len(catalog.version_fields("Customer", "24.200.001"))
+
+
+def test_the_last_modified_fields_named_in_the_brief() -> None:
+    expected = {
+        "Customer": "LastModifiedDateTime",
+        "Vendor": "LastModifiedDateTime",
+        "StockItem": "LastModifiedDateTime",
+        "SalesOrder": "LastModified",
+        "SalesInvoice": "LastModifiedDateTime",
+        "Bill": "LastModifiedDateTime",
+        "Payment": "LastModifiedDateTime",
+        "JournalTransaction": "LastModifiedDateTime",
+    }
+    assert {name: entity.last_modified for name, entity in catalog.ENTITIES.items()} == expected
+    stock = catalog.ENTITIES["StockItem"]
+    assert catalog.last_modified_fields(stock, "24.200.001") == ("LastModified", "LastModifiedDateTime")
+    assert catalog.last_modified_fields(stock, "23.200.001") == ("LastModified",)
+    assert catalog.last_modified_fields(stock, "26.200.001") == ("LastModifiedDateTime",)
+
+
+def test_contract_version_5_renames_and_retypes() -> None:
+    cv4 = catalog.field_map("SalesOrder", "25.200.001")
+    cv5 = catalog.field_map("SalesOrder", "26.200.001")
+    assert "LastModified" in cv4 and "LastModifiedDateTime" not in cv4
+    assert "LastModifiedDateTime" in cv5 and "LastModified" not in cv5
+    assert cv5["LastModifiedDateTime"].field.name == "LastModified"
+    assert cv4["Status"].type == catalog.STRING and cv5["Status"].type == catalog.SINGLE_SELECT
+    assert cv4["Date"].type == catalog.DATETIME and cv5["Date"].type == catalog.DATE_ONLY
+    assert "UsrExternalOrderOriginal" in cv4 and "UsrExternalOrderOriginal" not in cv5
+
+
+def test_fields_added_in_later_versions_are_absent_before() -> None:
+    assert "CreditLimit" not in catalog.field_map("Customer", "20.200.001")
+    assert "CreditLimit" in catalog.field_map("Customer", "23.200.001")
+    assert "Email" not in catalog.field_map("Customer", "20.200.001")
+    assert "LastModifiedDateTime" not in catalog.field_map("StockItem", "23.200.001")
+
+
+def test_versions_and_contracts() -> None:
+    assert list(catalog.VERSIONS) == ["20.200.001", "23.200.001", "24.200.001", "25.200.001", "26.200.001"]
+    assert [v.contract for v in catalog.VERSIONS.values()] == [4, 4, 4, 4, 5]
+
+
+@pytest.mark.parametrize("name", sorted(catalog.ENTITIES))
+def test_generated_keys_round_trip_and_sort_in_index_order(name: str) -> None:
+    entity = catalog.ENTITIES[name]
+    keys = [catalog.format_key(entity, index) for index in (0, 1, 9, 10, 999_999)]
+    assert keys == sorted(keys)
+    for index in (0, 1, 9, 10, 999_999):
+        assert catalog.parse_key(entity, catalog.format_key(entity, index)) == index
+    assert catalog.parse_key(entity, ("nope",) * len(entity.keys)) is None
