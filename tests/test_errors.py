@@ -65,4 +65,6 @@ def test_html_error_page_is_named() -> None:
     error = error_from_response(response(502, "<html>Bad Gateway</html>", "text/html"), "GET /x")
     assert isinstance(error, AcumaticaApiError)
     assert error.transient
-    assert "HTML page" in str(error)
+    assert "gateway or proxy error page" in str(error)
+    login_page = error_from_response(response(404, "<html>Sign in</html>", "text/html"), "GET /x")
+    assert "instance URL with its site path" in str(login_page)

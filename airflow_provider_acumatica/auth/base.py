@@ -112,6 +112,8 @@ class AcumaticaAuth(AuthBase):
             self.stats.auth_requests += 1
             try:
                 response = self._send(session, path, **kwargs)
+            except requests.exceptions.SSLError:
+                raise tls_error(self.settings.url(path)) from None
             except (requests.ConnectionError, requests.Timeout) as err:
                 if attempt >= _TRANSIENT_ATTEMPTS:
                     raise AcumaticaAuthError(
@@ -138,6 +140,7 @@ class AcumaticaAuth(AuthBase):
             self.settings.url(path),
             auth=_no_auth,
             timeout=(self.settings.connect_timeout, self.settings.timeout),
+            verify=self.settings.verify,
             allow_redirects=False,
             **kwargs,
         )
@@ -152,6 +155,7 @@ class AcumaticaAuth(AuthBase):
                 headers=all_headers,
                 auth=_no_auth,
                 timeout=(self.settings.connect_timeout, self.settings.timeout),
+                verify=self.settings.verify,
                 allow_redirects=False,
             )
         except requests.RequestException as err:
@@ -188,6 +192,14 @@ def login_limit_error(where: str) -> AcumaticaLoginLimitError:
         "Sessions that were not signed out hold their seat until the server's idle timeout (10-30 min). "
         "Make sure every client signs out, lower concurrency (e.g. an Airflow pool sized to the seats), "
         "or check License Monitoring Console (SM604000)."
+    )
+
+
+def tls_error(url: str) -> AcumaticaConfigError:
+    return AcumaticaConfigError(
+        f"TLS certificate verification failed for {url}. If the instance uses a private CA or a "
+        "self-signed certificate, set verify in the connection extra to the path of its CA bundle; "
+        "check also that the host name matches the certificate."
     )
 
 

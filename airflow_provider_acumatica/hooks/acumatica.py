@@ -20,6 +20,7 @@ from tenacity import RetryCallState
 
 from airflow_provider_acumatica import __version__
 from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
+from airflow_provider_acumatica.auth.base import tls_error
 from airflow_provider_acumatica.connection_fields import UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_acumatica.errors import error_from_response
 from airflow_provider_acumatica.exceptions import (
@@ -189,6 +190,7 @@ class AcumaticaHook(BaseHook):
             url = f"{url}{'&' if '?' in url else '?'}{encode_query(params)}"
         session = self.get_conn()
         kwargs.setdefault("timeout", (self.settings.connect_timeout, self.settings.timeout))
+        kwargs.setdefault("verify", self.settings.verify)
         attempt = 0
 
         def one_attempt() -> Any:
@@ -250,7 +252,10 @@ class AcumaticaHook(BaseHook):
         self, session: requests.Session, method: str, url: str, kwargs: dict[str, Any], attempt: int
     ) -> requests.Response:
         started = time.perf_counter()
-        response = session.request(method, url, **kwargs)
+        try:
+            response = session.request(method, url, **kwargs)
+        except requests.exceptions.SSLError:
+            raise tls_error(self.settings.base_url) from None
         self.auth.after_response(session)
         self.call_stats.calls += 1
         self.call_stats.bytes_received += len(response.content)

@@ -25,12 +25,12 @@ from airflow_provider_acumatica.sandbox.faults import (
     FaultInjector,
     FaultSettings,
     html_instead_of_json,
-    iis_error_page,
     internal_error,
     too_many_requests,
     truncated,
 )
 from airflow_provider_acumatica.sandbox.identity import IdentityStore
+from airflow_provider_acumatica.sandbox.iis import iis_page
 from airflow_provider_acumatica.sandbox.oauth_routes import OAuthRoutes
 from airflow_provider_acumatica.sandbox.odata import ODataApi
 from airflow_provider_acumatica.sandbox.protocol import Request, Response, px_error
@@ -44,6 +44,9 @@ DATA_METHODS = ("GET", "DELETE", *BODY_METHODS)
 
 
 class Kind(Enum):
+    """What a route gets: ADMIN is never faulted or counted, LOGIN is faulted only with `faults_on_auth`,
+    DATA is authenticated, serialized per session and faulted; AUTH is just counted."""
+
     ADMIN = "admin"
     AUTH = "auth"
     LOGIN = "login"
@@ -56,19 +59,6 @@ class Route:
     kind: Kind
     pattern: re.Pattern[str]
     methods: Mapping[str, Handler]
-
-
-def length_required() -> Response:
-    """IIS refuses a body-carrying request that has neither Content-Length nor chunked encoding."""
-    page = (
-        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
-        "<HTML><HEAD><TITLE>Length Required</TITLE>\r\n"
-        '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
-        "<BODY><h2>Length Required</h2>\r\n<hr>"
-        "<p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n"
-        "</BODY></HTML>\r\n"
-    )
-    return Response(status=411, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")])
 
 
 def not_found(path: str) -> Response:
@@ -124,8 +114,9 @@ class SandboxApp:
         handler = route.methods.get(request.method)
         if handler is None:
             return self._count(route.name, method_not_allowed(request.method))
+        # IIS refuses a body-carrying request that has neither Content-Length nor chunked encoding.
         if request.method in BODY_METHODS and not _has_length(request):
-            return self._count(route.name, length_required())
+            return self._count(route.name, iis_page(411))
         response = self._run(route, lambda: _guarded(handler, request, params), request, params.get("tenant"))
         return response if route.kind is Kind.ADMIN else self._count(route.name, response)
 
@@ -167,7 +158,7 @@ class SandboxApp:
             return internal_error()
         if fault is Fault.MALFORMED:
             return self._malformed(call())
-        return iis_error_page(int(fault.value))
+        return iis_page(int(fault.value))
 
     def _malformed(self, response: Response) -> Response:
         is_json = any(name.lower() == "content-type" and "json" in value.lower() for name, value in response.headers)

@@ -728,6 +728,7 @@ def field_map(schema: str, version: str) -> dict[str, VersionField]:
     return {vf.api_name: vf for vf in version_fields(schema, version)}
 
 
+@cache
 def children(schema: str) -> dict[str, Child]:
     return {c.name: c for c in SCHEMAS[schema].children}
 

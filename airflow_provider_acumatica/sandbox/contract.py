@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from . import catalog, shape, swagger
@@ -56,18 +57,14 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-def _json_array(records: Iterator[dict[str, Any]]) -> bytes:
-    """Encode a list chunk by chunk so the transient objects of a huge unpaged list stay small."""
-    parts: list[bytes] = []
-    chunk: list[dict[str, Any]] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == PAGE_CHUNK:
-            parts.append(json.dumps(chunk, separators=(",", ":"))[1:-1].encode("utf-8"))
-            chunk = []
-    if chunk:
-        parts.append(json.dumps(chunk, separators=(",", ":"))[1:-1].encode("utf-8"))
-    return b"[" + b",".join(parts) + b"]"
+def _json_array(records: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """Encode a list in pieces of PAGE_CHUNK records, so an unpaged million-record list is never whole in memory."""
+    yield b"["
+    separator = b""
+    while chunk := list(islice(records, PAGE_CHUNK)):
+        yield separator + json.dumps(chunk, separators=(",", ":"))[1:-1].encode("utf-8")
+        separator = b","
+    yield b"]"
 
 
 class ContractApi:
@@ -175,8 +172,10 @@ class ContractApi:
             shape.shape_record(snap.view(index), version, projection, number, self.site_path)
             for number, index in enumerate(indexes, start=1)
         )
-        body = _json_array(records)
-        return Response(200, body, [("Content-Type", "application/json; charset=utf-8")])
+        headers = [("Content-Type", "application/json; charset=utf-8")]
+        if top is None:
+            return Response(200, headers=headers, chunks=_json_array(records))
+        return Response(200, b"".join(_json_array(records)), headers)
 
     def _find(self, snap: Snapshot, ids: list[str]) -> int:
         index = snap.find(ids[0] if len(ids) == 1 else tuple(ids))

@@ -339,7 +339,7 @@ class RecordView:
         values["CreatedDateTime"] = values["CreatedDate"] = created
         values[entity.last_modified] = modified
         if entity.name == "Customer":
-            values["BAccountID"] = 1000 + self.index
+            values["BAccountID"] = 1000 + self.index  # the integer surrogate key, unique like the index
         if overlay is not None:
             values.update(overlay.values)
         return values
@@ -601,7 +601,7 @@ class DataStore:
 
     def upsert(self, entity: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Insert or update from an API-shaped body; returns the resulting record as the API serves it."""
-        from .writes import apply_put
+        from .writes import apply_put  # writes builds on this module, so it is imported on use
 
         return apply_put(self, entity, version, body).record
 

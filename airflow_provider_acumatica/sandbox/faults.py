@@ -170,27 +170,6 @@ def internal_error() -> Response:
     return Response.json(body, status=500)
 
 
-_IIS_PAGES = {
-    502: (
-        "502 - Web server received an invalid response while acting as a gateway or proxy server.",
-        "There is a problem with the page you are looking for, and it cannot be displayed.",
-    ),
-    503: ("Service Unavailable", "HTTP Error 503. The service is unavailable."),
-}
-
-
-def iis_error_page(status: int) -> Response:
-    """The HTML that IIS, not the application, sends when the site behind it is down."""
-    title, detail = _IIS_PAGES[status]
-    page = (
-        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
-        f"<HTML><HEAD><TITLE>{title}</TITLE>\r\n"
-        '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
-        f"<BODY><h2>{title}</h2>\r\n<hr><p>{detail}</p>\r\n</BODY></HTML>\r\n"
-    )
-    return Response(status=status, body=page.encode("ascii"), headers=[("Content-Type", "text/html; charset=us-ascii")])
-
-
 def html_instead_of_json() -> Response:
     """A 200 that is not JSON, as a proxy or a crashed page would send."""
     page = (

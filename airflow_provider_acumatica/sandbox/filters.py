@@ -215,7 +215,7 @@ def _parse_datetime(raw: str, fail: Callable[[str], FilterError]) -> int:
     text = raw.replace("z", "Z")
     if "." in text:
         head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits) :]}"
     try:
         moment = datetime.fromisoformat(text)

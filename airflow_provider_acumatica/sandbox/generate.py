@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from . import catalog
@@ -70,6 +71,7 @@ def mix64(value: int) -> int:
     return z ^ (z >> 31)
 
 
+@lru_cache(maxsize=256)
 def salt(seed: int, name: str) -> int:
     """A stable 64-bit salt per (seed, name); `hash()` of a str is randomised per process, so it is not used."""
     value = mix64(seed & MASK64)
@@ -94,6 +96,7 @@ def sales_order_lines_before(seed: int, index: int) -> int:
     return block * LINE_BLOCK_SUM + sum(_block_order(seed, block)[:offset])
 
 
+@lru_cache(maxsize=4096)
 def _block_order(seed: int, block: int) -> tuple[int, ...]:
     h = mix64(salt(seed, "lines") ^ block)
     items = list(LINE_BLOCK)
@@ -321,13 +324,13 @@ def _sales_order(p: _Pick, counts: Mapping[str, int], created: int, lines: int) 
     }
 
 
-def _document(p: _Pick, counts: Mapping[str, int], created: int, lines: int) -> tuple[Values, list[float]]:
+def _document(p: _Pick, counts: Mapping[str, int], lines: int) -> tuple[Values, list[float]]:
     line_amounts = [p.money(10, 2000) for _ in range(lines)]
     return {"_lines": tuple((p.upto(max(counts.get("StockItem", 1), 1)),) for _ in range(lines))}, line_amounts
 
 
 def _sales_invoice(p: _Pick, counts: Mapping[str, int], created: int) -> Values:
-    values, amounts = _document(p, counts, created, 1 + p.upto(5))
+    values, amounts = _document(p, counts, 1 + p.upto(5))
     total = round(sum(amounts), 2)
     tax = round(total * p.of((0.0, 0.05, 0.08)), 2)
     paid = p.of((0.0, 0.0, total + tax))
@@ -363,7 +366,7 @@ def _sales_invoice(p: _Pick, counts: Mapping[str, int], created: int) -> Values:
 
 
 def _bill(p: _Pick, counts: Mapping[str, int], created: int) -> Values:
-    values, amounts = _document(p, counts, created, 1 + p.upto(4))
+    values, amounts = _document(p, counts, 1 + p.upto(4))
     total = round(sum(amounts), 2)
     tax = round(total * p.of((0.0, 0.07)), 2)
     day = _day(created)

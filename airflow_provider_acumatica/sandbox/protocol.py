@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -38,9 +39,12 @@ class Request:
 
 @dataclass
 class Response:
+    """A complete answer; `chunks`, when set, streams the body instead (sent with chunked encoding)."""
+
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    chunks: Iterable[bytes] | None = None
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -54,7 +58,7 @@ class Response:
 
 
 def px_error(message: str, exception_message: str | None = None, exception_type: str | None = None) -> dict[str, Any]:
-    """An error body shaped like the real server's `HttpError` (message, exceptionMessage, exceptionType, stackTrace)."""
+    """An error body shaped like the real server's `HttpError`: message, exceptionMessage, exceptionType, stackTrace."""
     body: dict[str, Any] = {"message": message}
     if exception_message is not None:
         body["exceptionMessage"] = exception_message

@@ -13,6 +13,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -32,7 +33,7 @@ NO_BODY_STATUSES = (204, 304)
 
 
 class MalformedRequestError(ValueError):
-    pass
+    """A request whose body cannot be framed; the connection cannot be reused after it."""
 
 
 def read_chunked(stream: io.BufferedIOBase) -> bytes:
@@ -125,15 +126,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
-            if name.lower() != "content-length":
+            if name.lower() not in {"content-length", "transfer-encoding"}:
                 self.send_header(name, value)
-        if response.status not in NO_BODY_STATUSES:
+        streamed = response.chunks is not None and response.status not in NO_BODY_STATUSES
+        if streamed:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif response.status not in NO_BODY_STATUSES:
             self.send_header("Content-Length", str(len(response.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if response.body and response.status not in NO_BODY_STATUSES:
+        if streamed and response.chunks is not None:
+            self._write_chunks(response.chunks)
+        elif response.body and response.status not in NO_BODY_STATUSES:
             self.wfile.write(response.body)
+
+    def _write_chunks(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
 
     def _drop(self) -> None:
         """Close without a status line, as a crashed worker or a cut network would."""

@@ -56,7 +56,7 @@ class _Validator:
         self.store = store
         self.version = version
 
-    def parse(self, schema: str, body: Mapping[str, Any], top: bool) -> _Parsed:
+    def parse(self, schema: str, body: Mapping[str, Any]) -> _Parsed:
         parsed = _Parsed({}, {})
         fields = catalog.field_map(schema, self.version)
         kids = catalog.children(schema)
@@ -80,7 +80,7 @@ class _Validator:
 
     def _child(self, parsed: _Parsed, child: catalog.Child, raw: Any) -> None:
         if child.collection and isinstance(raw, list):
-            lines = [self.parse(child.schema, line, False) for line in raw if isinstance(line, Mapping)]
+            lines = [self.parse(child.schema, line) for line in raw if isinstance(line, Mapping)]
             parsed.values[child.name] = [
                 {**line.values, "_id": body.get("id"), "_delete": bool(body.get("delete"))}
                 for line, body in zip(lines, (b for b in raw if isinstance(b, Mapping)), strict=True)
@@ -88,7 +88,7 @@ class _Validator:
             parsed.echo[child.name] = [line.echo for line in lines]
             parsed.errors += sum(line.errors for line in lines)
         elif not child.collection and isinstance(raw, Mapping):
-            nested = self.parse(child.schema, raw, False)
+            nested = self.parse(child.schema, raw)
             parsed.values[child.name] = nested.values
             parsed.echo[child.name] = nested.echo
             parsed.errors += nested.errors
@@ -244,7 +244,7 @@ def apply_put(
         raise WriteError(400, {"message": "The request is invalid.", "modelState": {"": [_empty_reason(body)]}})
     with store.lock:
         snap = store.snapshot(entity_name)
-        parsed = _Validator(store, version).parse(entity_name, body, True)
+        parsed = _Validator(store, version).parse(entity_name, body)
         index = _locate(snap, body, parsed.values, target)
         if index is not None and if_none_match:
             raise WriteError(412, {"message": "An entity with these keys already exists and cannot be inserted."})
@@ -252,6 +252,7 @@ def apply_put(
             raise WriteError(412, {"message": "There is no entity with these keys in the database."})
         existing_id = snap.state.guid(index) if index is not None else None
         missing = _missing_required(entity, version, parsed.values) if index is None else {}
+        missing = {name: error for name, error in missing.items() if name not in parsed.echo}
         if parsed.errors or missing:
             raise WriteError(422, _error_body(entity, parsed, existing_id, missing))
         stored = _store(store, snap, entity, index, parsed.values)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -285,7 +284,9 @@ def test_concurrent_401s_reauthenticate_once(monkeypatch: pytest.MonkeyPatch, sa
         with ThreadPoolExecutor(4) as pool:
             pages = list(
                 pool.map(
-                    lambda skip: hook.request_json("GET", hook.entity_url("Customer"), params={"$top": 5, "$skip": skip}),
+                    lambda skip: hook.request_json(
+                        "GET", hook.entity_url("Customer"), params={"$top": 5, "$skip": skip}
+                    ),
                     [0, 5, 10, 15],
                 )
             )

@@ -65,7 +65,11 @@ def test_no_secret_in_debug_logs_or_errors(
     caplog.set_level(logging.DEBUG, logger=AcumaticaHook.__module__)
     server.reset(faults=True)
     server.set_faults(token_expire_after_requests=2, session_expire_after_requests=3, rate_429=0.2, fault_seed=1)
-    refresh_token = consent_refresh_token(server.base_url, client_secret=SECRET) if auth_type == "oauth2_authorization_code" else None
+    refresh_token = (
+        consent_refresh_token(server.base_url, client_secret=SECRET)
+        if auth_type == "oauth2_authorization_code"
+        else None
+    )
     extra = {"client_secret": SECRET} if auth_type not in {"basic", "session"} else {}
     if refresh_token:
         extra["refresh_token"] = refresh_token

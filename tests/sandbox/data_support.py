@@ -44,10 +44,13 @@ def make_request(
 
 
 def payload(response: Response) -> Any:
-    return json.loads(response.body) if response.body else None
+    body = b"".join(response.chunks) if response.chunks is not None else response.body
+    return json.loads(body) if body else None
 
 
-def call(api: ContractApi, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, **query: str) -> tuple[int, Any]:
+def call(
+    api: ContractApi, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, **query: str
+) -> tuple[int, Any]:
     response = api.handle(make_request(method, path, query, body, headers))
     return response.status, payload(response)
 

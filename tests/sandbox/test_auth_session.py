@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from airflow_provider_acumatica.sandbox import SandboxServer
+from airflow_provider_acumatica.sandbox import SandboxServer, SandboxUser
 from tests.sandbox.support import TIMEOUT, get_customers, logout
 
 LOGIN_COOKIES = {".ASPXAUTH", "ASP.NET_SessionId", "CompanyID", "UserBranch", "Locale", "requestid", "requeststat"}
@@ -176,3 +176,15 @@ def test_login_is_post_only(sandbox: SandboxServer) -> None:
 
 def test_user_names_are_case_insensitive(sandbox: SandboxServer) -> None:
     assert login(sandbox.base_url, name="ADMIN").status_code == 204
+
+
+def test_several_tenants_and_users(make_sandbox: Callable[..., SandboxServer]) -> None:
+    server = make_sandbox(
+        tenants=("Company", "Branch2"),
+        users=(SandboxUser(), SandboxUser(name="clerk", password="pw", tenant="Branch2", branch="B2")),
+    )
+    answer = login(server.base_url, name="clerk", password="pw", tenant="Branch2", branch="")
+    assert answer.status_code == 204
+    assert answer.cookies["CompanyID"] == "Branch2"
+    assert login(server.base_url, name="clerk", password="pw", tenant="Company").status_code == 500
+    assert login(server.base_url, tenant="Branch2").status_code == 500

@@ -64,7 +64,9 @@ def test_entities_are_official_top_level_entities_with_their_screens(name: str) 
 def test_entity_sizes_are_realistic() -> None:
     for name in catalog.ENTITIES:
         assert 12 <= len(catalog.version_fields(name, "24.200.001")) <= 60, name
-    assert len(catalog.version_fields("SalesOrder", "24.200.001")) > len(catalog.version_fields("Customer", "24.200.001"))
+    assert len(catalog.version_fields("SalesOrder", "24.200.001")) > len(
+        catalog.version_fields("Customer", "24.200.001")
+    )
 
 
 def test_the_last_modified_fields_named_in_the_brief() -> None:

@@ -97,11 +97,11 @@ def test_idle_sessions_time_out_and_free_their_seats(make_sandbox: Callable[...,
 
 
 def test_activity_keeps_a_session_alive(make_sandbox: Callable[..., SandboxServer]) -> None:
-    server = make_sandbox(session_timeout=0.6)
+    server = make_sandbox(session_timeout=0.45)
     session = requests.Session()
     session.post(server.base_url + "/entity/auth/login", json={"name": "admin", "password": "123"}, timeout=TIMEOUT)
-    for _ in range(4):
-        time.sleep(0.25)
+    for _ in range(3):
+        time.sleep(0.2)
         assert get_customers(server.base_url, session).status_code == 200
     assert server.stats()["sessions"]["expired"] == 0
 

@@ -99,8 +99,7 @@ def test_handler_exception_is_a_500_px_error(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(sandbox.store, "iter_records", broken)
-    monkeypatch.setattr(sandbox.store, "count", broken)
+    monkeypatch.setattr(sandbox.store, "snapshot", broken)
     headers = bearer(access_token(sandbox.base_url))
     answer = get_customers(sandbox.base_url, headers=headers)
     assert answer.status_code == 500
