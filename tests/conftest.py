@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
+from tests.airflow_runs import AirflowHome
 
 SANDBOX_RECORDS = 250
 
@@ -91,3 +92,9 @@ def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return str(cert_path), str(key_path)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
+    """A migrated Airflow home for running DAGs with `airflow dags test`."""
+    return AirflowHome(tmp_path_factory.mktemp("airflow-home"))

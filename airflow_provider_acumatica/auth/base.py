@@ -90,6 +90,10 @@ class AcumaticaAuth(AuthBase):
     def logout(self, session: requests.Session) -> None:
         """Release the API seat held by our server session, if any."""
 
+    def describe(self) -> dict[str, Any]:
+        """Non-secret facts about the credentials in hand, for status checks."""
+        return {"token_expires_in_seconds": None, "scopes": None}
+
     def after_response(self, session: requests.Session) -> None:
         """Look at cookies the server just set (to mask them, or to note a session it opened)."""
 

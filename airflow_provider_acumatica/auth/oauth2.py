@@ -89,6 +89,12 @@ class OAuth2Auth(AcumaticaAuth):
         elif self.token.needs_renewal(self._lifetime):
             self._renew(session)
 
+    def describe(self) -> dict[str, Any]:
+        if self.token is None:
+            return super().describe()
+        scopes = (self.token.scope or self.settings.scope).split()
+        return {"token_expires_in_seconds": max(0, int(self.token.seconds_left())), "scopes": scopes}
+
     def logout(self, session: requests.Session) -> None:
         """Sign the token's server session out: revoking alone does not free the seat."""
         if self.token is None:

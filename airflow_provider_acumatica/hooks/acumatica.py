@@ -312,9 +312,28 @@ class AcumaticaHook(BaseHook):
                 return
             skip += page_size
 
-    def iter_records(self, entity: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Records of an entity, as the API shapes them (wrapped values); see `unwrap_record`."""
-        for page in self.iter_pages(entity, **kwargs):
+    def iter_records(
+        self,
+        entity: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        expand: str | None = None,
+        custom: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Records of an entity, as the API shapes them (wrapped values); see `unwrap`."""
+        pages = self.iter_pages(
+            entity,
+            filter=filter,
+            select=select,
+            expand=expand,
+            custom=custom,
+            page_size=page_size,
+            endpoint_version=endpoint_version,
+        )
+        for page in pages:
             yield from page
 
     def inquiry_url(self, inquiry: str) -> str:
@@ -354,8 +373,18 @@ class AcumaticaHook(BaseHook):
                 return
             skip += page_size
 
-    def iter_inquiry(self, inquiry: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        for page in self.iter_inquiry_pages(inquiry, **kwargs):
+    def iter_inquiry(
+        self,
+        inquiry: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        orderby: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of a generic inquiry, as plain OData values."""
+        pages = self.iter_inquiry_pages(inquiry, filter=filter, select=select, orderby=orderby, page_size=page_size)
+        for page in pages:
             yield from page
 
     unwrap = staticmethod(unwrap_record)

@@ -1,0 +1,95 @@
+"""Incremental windows: `field gt start and field le end` for a run's data interval.
+
+Half-open on the left and closed on the right, so consecutive intervals (a, b], (b, c] neither
+miss nor repeat a record whose timestamp falls exactly on a boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+
+AUTO = "auto"
+LAST_MODIFIED_CANDIDATES = ("LastModifiedDateTime", "LastModified", "LastModifiedDate")
+FIRST_BARE_LITERAL_VERSION = (26, 200, 1)
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    def filter(self, field: str, endpoint_version: str) -> str:
+        start = date_literal(self.start, endpoint_version)
+        end = date_literal(self.end, endpoint_version)
+        return f"{field} gt {start} and {field} le {end}"
+
+
+def window_from_context(context: Mapping[str, Any]) -> Window | None:
+    """The run's data interval, or None for a manual or asset-triggered run that has none."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        return None
+    if end <= start:
+        return None
+    return Window(_utc(start), _utc(end))
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def version_tuple(endpoint_version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in endpoint_version.split("."))
+    except ValueError:
+        raise AcumaticaConfigError(
+            f"endpoint_version {endpoint_version!r} is not of the form YY.R00.001, e.g. 24.200.001."
+        ) from None
+
+
+def date_literal(moment: datetime, endpoint_version: str) -> str:
+    """`datetimeoffset'...'` up to 25.200.001 (Contract Version 4); a bare literal from 26.200.001 (CV5)."""
+    text = _utc(moment).isoformat(timespec="milliseconds")
+    if version_tuple(endpoint_version) >= FIRST_BARE_LITERAL_VERSION:
+        return text
+    return f"datetimeoffset'{text}'"
+
+
+def combine_filters(*filters: str | None) -> str | None:
+    """AND the non-empty filters, each in parentheses so a user's `or` cannot escape."""
+    parts = [f.strip() for f in filters if f and f.strip()]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " and ".join(f"({part})" for part in parts)
+
+
+def check_field_name(field: str) -> None:
+    if field != AUTO and not _FIELD.match(field):
+        raise AcumaticaConfigError(
+            f"incremental_field {field!r} is not a field name. Use e.g. LastModifiedDateTime, or 'auto'."
+        )
+
+
+def pick_last_modified(field_names: set[str], entity: str) -> str:
+    """What `incremental_field="auto"` resolves to, from the entity's fields in swagger.json."""
+    for candidate in LAST_MODIFIED_CANDIDATES:
+        if candidate in field_names:
+            return candidate
+    raise AcumaticaConfigError(
+        f"{entity} has none of {', '.join(LAST_MODIFIED_CANDIDATES)}, so it cannot be pulled incrementally. "
+        "Set incremental_field to another date field, or pull it in full (incremental_field=None)."
+    )
