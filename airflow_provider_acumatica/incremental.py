@@ -15,7 +15,6 @@ from typing import Any
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 
 AUTO = "auto"
-LAST_MODIFIED_CANDIDATES = ("LastModifiedDateTime", "LastModified", "LastModifiedDate")
 FIRST_BARE_LITERAL_VERSION = (26, 200, 1)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -82,14 +81,3 @@ def check_field_name(field: str) -> None:
         raise AcumaticaConfigError(
             f"incremental_field {field!r} is not a field name. Use e.g. LastModifiedDateTime, or 'auto'."
         )
-
-
-def pick_last_modified(field_names: set[str], entity: str) -> str:
-    """What `incremental_field="auto"` resolves to, from the entity's fields in swagger.json."""
-    for candidate in LAST_MODIFIED_CANDIDATES:
-        if candidate in field_names:
-            return candidate
-    raise AcumaticaConfigError(
-        f"{entity} has none of {', '.join(LAST_MODIFIED_CANDIDATES)}, so it cannot be pulled incrementally. "
-        "Set incremental_field to another date field, or pull it in full (incremental_field=None)."
-    )

@@ -12,7 +12,6 @@ from airflow_provider_acumatica.incremental import (
     check_field_name,
     combine_filters,
     date_literal,
-    pick_last_modified,
     window_from_context,
 )
 
@@ -49,14 +48,6 @@ def test_combine_filters_keeps_a_users_or_inside() -> None:
     assert combine_filters(None, " ") is None
     assert combine_filters("A eq 1") == "A eq 1"
     assert combine_filters("A eq 1 or B eq 2", "C gt 3") == "(A eq 1 or B eq 2) and (C gt 3)"
-
-
-def test_auto_prefers_last_modified_date_time() -> None:
-    assert pick_last_modified({"LastModified", "LastModifiedDateTime"}, "StockItem") == "LastModifiedDateTime"
-    assert pick_last_modified({"LastModified", "OrderNbr"}, "SalesOrder") == "LastModified"
-    assert pick_last_modified({"LastModifiedDate"}, "SalesOrderDetail") == "LastModifiedDate"
-    with pytest.raises(AcumaticaConfigError, match="cannot be pulled incrementally"):
-        pick_last_modified({"UnitID"}, "UnitsOfMeasure")
 
 
 def test_field_names_are_checked() -> None:

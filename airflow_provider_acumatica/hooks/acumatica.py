@@ -74,6 +74,7 @@ class AcumaticaHook(BaseHook):
         self._retry_policy = retry_policy
         self._login_limit_wait = login_limit_wait
         self._session: requests.Session | None = None
+        self._terminated = False
         self._auth_lock = threading.RLock()
         self._auth_generation = 0
         self.call_stats = CallStats()
@@ -106,6 +107,11 @@ class AcumaticaHook(BaseHook):
 
     def get_conn(self) -> requests.Session:
         """The authenticated session, created on first use and reused for the life of the hook."""
+        if self._terminated:
+            raise AcumaticaError(
+                f"The Acumatica hook for {self.acumatica_conn_id} was terminated (the task is being killed); "
+                "it opens no new session."
+            )
         if self._session is None:
             self._session = self._new_session()
         with self._auth_lock:
@@ -156,6 +162,11 @@ class AcumaticaHook(BaseHook):
             stats.sessions_opened,
             stats.sessions_closed,
         )
+
+    def terminate(self) -> None:
+        """Sign out now and refuse further calls: for `on_kill`, while another thread may still be paging."""
+        self._terminated = True
+        self.close()
 
     def url_for(self, path: str) -> str:
         """A full URL for a path under the instance URL; absolute URLs must point at the same host."""

@@ -66,7 +66,7 @@ class AcumaticaAuthCheckOperator(BaseOperator):
 
     def on_kill(self) -> None:
         if self._hook is not None:
-            self._hook.close()
+            self._hook.terminate()
 
 
 def check_tenant(hook: AcumaticaHook) -> None:

@@ -14,13 +14,16 @@ date-times as strings) and then converted column by column, vectorised:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from airflow_provider_acumatica.exceptions import AcumaticaError
 from airflow_provider_acumatica.output.schema import EntitySchema, FieldType, SchemaField
+
+if TYPE_CHECKING:
+    from airflow_provider_acumatica.output.formats import FileSink
 
 DECIMAL_TYPE = pa.decimal128(38, 9)
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
@@ -44,7 +47,7 @@ def arrow_schema(schema: EntitySchema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _arrow_type(f)) for f in schema.fields])
 
 
-def record_batch(records: list[dict[str, Any]], schema: EntitySchema, target: pa.Schema) -> pa.RecordBatch:
+def _record_batch(records: list[dict[str, Any]], schema: EntitySchema, target: pa.Schema) -> pa.RecordBatch:
     columns = [_column([record.get(f.name) for record in records], f) for f in schema.fields]
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
@@ -52,7 +55,7 @@ def record_batch(records: list[dict[str, Any]], schema: EntitySchema, target: pa
 class ParquetSink:
     """Buffers converted pages and writes row groups of exactly `row_group_size` rows (the last may be shorter)."""
 
-    def __init__(self, stream: Any, schema: EntitySchema, *, row_group_size: int, compression: str) -> None:
+    def __init__(self, stream: FileSink, schema: EntitySchema, *, row_group_size: int, compression: str) -> None:
         self._schema = schema
         self._target = arrow_schema(schema)
         self._row_group_size = row_group_size
@@ -61,7 +64,7 @@ class ParquetSink:
         self._pending_rows = 0
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        batch = record_batch(records, self._schema, self._target)
+        batch = _record_batch(records, self._schema, self._target)
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         while self._pending_rows >= self._row_group_size:
@@ -91,12 +94,27 @@ def _arrow_type(f: SchemaField, *, as_sent: bool = False) -> pa.DataType:
 
 def _column(values: list[Any], f: SchemaField) -> pa.Array:
     try:
-        return _convert(pa.array(values, type=_arrow_type(f, as_sent=True)), f)
+        try:
+            raw = pa.array(values, type=_arrow_type(f, as_sent=True))
+        except UnicodeEncodeError:
+            raw = pa.array(_valid_unicode(values), type=_arrow_type(f, as_sent=True))
+        return _convert(raw, f)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError) as err:
         raise AcumaticaError(
             f"Parquet column {f.name!r} ({f.source}) cannot hold a value of this page: {err}. The data does not "
             "match the endpoint's swagger.json; output_format='jsonl' writes records as they come."
         ) from err
+
+
+def _valid_unicode(value: Any) -> Any:
+    """Lone UTF-16 surrogates (a truncated emoji) replaced by U+FFFD, since Parquet strings are UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _valid_unicode(item) for key, item in value.items()}
+    return value
 
 
 def _convert(array: pa.Array, f: SchemaField) -> pa.Array:

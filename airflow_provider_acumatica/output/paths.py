@@ -37,13 +37,11 @@ def build_output_path(
     else:
         path = _from_text(os.fspath(output_path).strip(), output_conn_id)
     if not path.name:
-        raise AcumaticaConfigError(
-            f"output_path {redact_uri(path)} names a directory; give a file name, e.g. .../SalesOrder.jsonl."
-        )
+        raise _directory_error(redact_uri(path))
     try:
         path.fs  # noqa: B018 - resolving the filesystem is the check
     except (ImportError, ValueError, TypeError) as err:
-        raise _scheme_error(path.protocol, redact_uri(path), err, path.conn_id or "") from None
+        raise _scheme_error(path.protocol, redact_uri(path), err, connection_id(path) or "") from None
     return path
 
 
@@ -79,6 +77,8 @@ def storage_error(err: OSError, uri: str) -> AcumaticaError:
 def _from_text(text: str, conn_id: str | None) -> ObjectStoragePath:
     if not text:
         raise AcumaticaConfigError("output_path is empty: give a local path or a URI such as s3://bucket/key.jsonl.")
+    if text.endswith("/"):
+        raise _directory_error(redact_uri(text))
     if "://" not in text:
         return ObjectStoragePath(os.path.abspath(text), protocol="file", conn_id=conn_id)
     parts = urlsplit(text)
@@ -96,16 +96,27 @@ def _from_text(text: str, conn_id: str | None) -> ObjectStoragePath:
         raise _scheme_error(scheme, redact_uri(text), err, _userinfo(text)) from None
 
 
+def connection_id(path: ObjectStoragePath) -> str | None:
+    """The path's connection id: an attribute since Airflow 3.1, a storage option before."""
+    found = getattr(path, "conn_id", None) or path.storage_options.get("conn_id")
+    return str(found) if found else None
+
+
 def _from_object_path(path: ObjectStoragePath, conn_id: str | None) -> ObjectStoragePath:
-    if conn_id and path.conn_id and path.conn_id != conn_id:
+    current = connection_id(path)
+    if conn_id and current and current != conn_id:
         raise AcumaticaConfigError(
             f"output_path {redact_uri(path)} carries another connection than output_conn_id={conn_id!r}; set one."
         )
     if path.protocol in LOCAL_PROTOCOLS:
-        return ObjectStoragePath(os.path.abspath(path.path), protocol="file", conn_id=conn_id or path.conn_id)
-    if conn_id and not path.conn_id:
+        return ObjectStoragePath(os.path.abspath(path.path), protocol="file", conn_id=conn_id or current)
+    if conn_id and not current:
         return ObjectStoragePath(str(path), conn_id=conn_id)
     return path
+
+
+def _directory_error(uri: str) -> AcumaticaConfigError:
+    return AcumaticaConfigError(f"output_path {uri} names a directory; give a file name, e.g. .../SalesOrder.jsonl.")
 
 
 def _scheme_error(scheme: str, uri: str, err: BaseException, secret: str = "") -> AcumaticaConfigError:

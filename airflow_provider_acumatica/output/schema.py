@@ -73,6 +73,8 @@ class SchemaField:
 
 @dataclass(frozen=True)
 class EntitySchema:
+    """The members of an entity (or of a detail or linked entity) in swagger.json order."""
+
     name: str
     fields: tuple[SchemaField, ...]
 
@@ -167,7 +169,8 @@ def _child(schema: EntitySchema, level: _Projection, name: str) -> tuple[EntityS
     member = schema.get(name)
     if member is not None and member.type not in (FieldType.LINKED, FieldType.DETAIL):
         raise AcumaticaConfigError(
-            f"{name!r} is a field of {schema.name}, not a detail or linked entity: name it in $select, not $expand."
+            f"{name!r} is a field of {schema.name}, not a detail or linked entity: only those can be expanded "
+            "or have fields of their own."
         )
     if member is None or member.schema is None:
         raise AcumaticaConfigError(

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--entity-records", type=entity_count, action="append", default=[], metavar="ENTITY=N", help="repeatable"
     )
+    parser.add_argument(
+        "--changes-per-hour", type=int, default=120, metavar="N", help="scheduled record changes per entity and hour"
+    )
     parser.add_argument("--token-ttl", type=int, default=3600, metavar="SECONDS")
     parser.add_argument("--session-timeout", type=float, default=600, metavar="SECONDS")
     parser.add_argument("--max-seats", type=int, default=2, help="API seats of the license (trial: 2)")
@@ -104,6 +107,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         records=args.records,
         entity_records=dict(args.entity_records),
+        changes_per_hour=args.changes_per_hour,
         token_ttl=args.token_ttl,
         session_timeout=args.session_timeout,
         max_seats=args.max_seats,

@@ -79,7 +79,12 @@ class SandboxApp:
         self.stats = SandboxStats()
         self.injector = FaultInjector(config.faults)
         self.identity = IdentityStore(self.stats, self.max_seats, config.session_timeout, config.token_ttl)
-        self.store = DataStore(seed=config.seed, record_counts=config.entity_records, default_count=config.records)
+        self.store = DataStore(
+            seed=config.seed,
+            record_counts=config.entity_records,
+            default_count=config.records,
+            changes_per_hour=config.changes_per_hour,
+        )
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 

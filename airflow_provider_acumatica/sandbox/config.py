@@ -55,6 +55,7 @@ class SandboxConfig:
     seed: int = 1
     records: int = 1000
     entity_records: Mapping[str, int] = field(default_factory=dict)
+    changes_per_hour: int = 120
     token_ttl: int = 3600
     session_timeout: float = 600
     max_seats: int = 2
@@ -77,8 +78,8 @@ class SandboxConfig:
             self._check_tenant(client.tenant, f"client {client.client_id!r}")
             if self.find_user(client.user, client.tenant) is None:
                 raise ValueError(f"client {client.client_id!r} signs in as {client.user!r}, who is not a user there")
-        if self.max_seats < 0 or self.token_ttl <= 0 or self.session_timeout <= 0:
-            raise ValueError("max_seats must be >= 0, token_ttl and session_timeout > 0")
+        if self.max_seats < 0 or self.changes_per_hour < 0 or self.token_ttl <= 0 or self.session_timeout <= 0:
+            raise ValueError("max_seats and changes_per_hour must be >= 0, token_ttl and session_timeout > 0")
 
     def _check_tenant(self, tenant: str, owner: str) -> None:
         if tenant not in self.tenants:

@@ -1,0 +1,175 @@
+"""What both extract operators share: stream pages into one file, publish it atomically, report it.
+
+The entity and generic-inquiry operators differ only in where the pages come from; the output
+writers, the manifest, the asset event, lineage and progress logging live here once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
+
+from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
+from airflow_provider_acumatica.incremental import Window
+from airflow_provider_acumatica.output import (
+    AtomicOutput,
+    EntitySchema,
+    ExtractManifest,
+    build_output_path,
+    check_output_format,
+    open_writer,
+)
+
+PROGRESS_EVERY_SECONDS = 15.0
+MAX_PAGE_SIZE = 100_000
+
+
+class Progress:
+    """Logs records so far, pages and throughput at most every PROGRESS_EVERY_SECONDS."""
+
+    def __init__(self, log: Any, label: str) -> None:
+        self.log = log
+        self.label = label
+        self.records = 0
+        self.pages = 0
+        self.started = time.monotonic()
+        self._last = self.started
+
+    def page(self, size: int) -> None:
+        self.records += size
+        self.pages += 1
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_SECONDS:
+            self._last = now
+            self.log.info("%s: %s", self.label, self.summary(now))
+
+    def summary(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self.started, 1e-9)
+        return f"{self.records:,} records in {self.pages:,} pages ({self.records / elapsed:,.0f} records/s)"
+
+
+class AcumaticaToFileOperator(BaseOperator):
+    """Base class: subclasses implement `execute` and call `land` with their pages."""
+
+    ui_color = "#fdf1e8"
+
+    def __init__(
+        self,
+        *,
+        output_path: str | ObjectStoragePath,
+        acumatica_conn_id: str = AcumaticaHook.default_conn_name,
+        page_size: int = 1000,
+        output_format: str = "jsonl",
+        flatten: bool = True,
+        output_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.acumatica_conn_id = acumatica_conn_id
+        self.page_size = check_page_size(page_size)
+        self.output_format = check_output_format(output_format, _static_path(output_path), flatten=flatten)
+        self.output_path = output_path
+        self.flatten = flatten
+        self.output_conn_id = output_conn_id
+        if not self.outlets:
+            self.outlets = [AssetAlias(name=f"acumatica:{self.dag_id or 'no-dag'}.{self.task_id}")]
+        self._hook: AcumaticaHook | None = None
+        self._lineage: dict[str, str] = {}
+
+    def land(
+        self,
+        pages: Iterable[list[dict[str, Any]]],
+        schema: EntitySchema | None,
+        context: Any,
+        *,
+        entity: str | None = None,
+        inquiry: str | None = None,
+        endpoint_version: str | None = None,
+        window: Window | None = None,
+    ) -> dict[str, Any]:
+        """Write every page to a temporary sibling, publish it only when complete, return the manifest."""
+        path = build_output_path(self.output_path, self.output_conn_id)
+        started = datetime.now(UTC)
+        progress = Progress(self.log, entity or inquiry or "Acumatica")
+        with AtomicOutput(path) as output, open_writer(self.output_format, output, schema) as writer:
+            for page in pages:
+                writer.write_page(page)
+                progress.page(len(page))
+        manifest = ExtractManifest.from_output(
+            output,
+            writer,
+            started=started,
+            endpoint_version=endpoint_version,
+            window_start=window.start if window else None,
+            window_end=window.end if window else None,
+            entity=entity,
+            inquiry=inquiry,
+        ).to_dict()
+        self.log.info(
+            "Wrote %s to %s (%s bytes, sha256 %s).",
+            progress.summary(),
+            manifest["path"],
+            manifest["bytes"],
+            manifest["sha256"],
+        )
+        self._lineage["output"] = manifest["path"]
+        self._emit_asset_events(context, manifest)
+        return manifest
+
+    def _emit_asset_events(self, context: Any, manifest: dict[str, Any]) -> None:
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is None:
+            return
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                events[outlet].add(Asset(uri=manifest["path"]), extra=manifest)
+            elif isinstance(outlet, Asset):
+                events[outlet].extra.update(manifest)
+
+    def new_hook(self) -> AcumaticaHook:
+        self._hook = AcumaticaHook(self.acumatica_conn_id)
+        return self._hook
+
+    def on_kill(self) -> None:
+        """Sign out every session, so a killed task does not hold an API seat until the server's timeout."""
+        if self._hook is not None:
+            self._hook.terminate()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input: the Acumatica entity or inquiry; output: the published file (OpenLineage installed only)."""
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        inputs = [Dataset(namespace=self._lineage["namespace"], name=self._lineage["source"])]
+        output = ObjectStoragePath(self._lineage["output"])
+        outputs = [Dataset(namespace=output.namespace, name=output.key)]
+        return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def flattened(pages: Iterator[list[dict[str, Any]]], unwrap: Any) -> Iterator[list[dict[str, Any]]]:
+    for page in pages:
+        yield [unwrap(record) for record in page]
+
+
+def check_page_size(page_size: Any) -> int:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise AcumaticaConfigError(f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE:,}, not {page_size!r}.")
+    return page_size
+
+
+def check_name(kind: str, value: Any) -> None:
+    """An entity or inquiry name must be a non-empty string (templates are checked when rendered)."""
+    if not isinstance(value, str) or not value.strip():
+        raise AcumaticaConfigError(f"{kind} must be a non-empty name, not {value!r}.")
+
+
+def _static_path(output_path: str | ObjectStoragePath) -> str | ObjectStoragePath | None:
+    """The path for the suffix check, unless it is a template that is only known at run time."""
+    if isinstance(output_path, str) and "{{" in output_path:
+        return None
+    return output_path
