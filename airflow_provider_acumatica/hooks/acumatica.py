@@ -108,10 +108,7 @@ class AcumaticaHook(BaseHook):
     def get_conn(self) -> requests.Session:
         """The authenticated session, created on first use and reused for the life of the hook."""
         if self._terminated:
-            raise AcumaticaError(
-                f"The Acumatica hook for {self.acumatica_conn_id} was terminated (the task is being killed); "
-                "it opens no new session."
-            )
+            raise self._terminated_error()
         if self._session is None:
             self._session = self._new_session()
         with self._auth_lock:
@@ -163,6 +160,12 @@ class AcumaticaHook(BaseHook):
             stats.sessions_closed,
         )
 
+    def _terminated_error(self) -> AcumaticaError:
+        return AcumaticaError(
+            f"The Acumatica hook for {self.acumatica_conn_id} was terminated (the task is being killed); "
+            "it opens no new session."
+        )
+
     def terminate(self) -> None:
         """Sign out now and refuse further calls: for `on_kill`, while another thread may still be paging."""
         self._terminated = True
@@ -209,7 +212,12 @@ class AcumaticaHook(BaseHook):
             attempt += 1
             return self._attempt(session, method, url, kwargs, attempt, parse_json)
 
-        return self.retry_policy.retrying(method, self._before_sleep)(one_attempt)
+        try:
+            return self.retry_policy.retrying(method, self._before_sleep)(one_attempt)
+        except Exception as err:
+            if self._terminated:
+                raise self._terminated_error() from err
+            raise
 
     def _attempt(
         self,

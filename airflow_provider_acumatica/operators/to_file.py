@@ -117,7 +117,7 @@ class AcumaticaToFileOperator(BaseOperator):
             manifest["bytes"],
             manifest["sha256"],
         )
-        self._lineage["output"] = manifest["path"]
+        self._lineage.update(output_namespace=path.namespace, output_name=path.key)
         self._emit_asset_events(context, manifest)
         return manifest
 
@@ -146,8 +146,7 @@ class AcumaticaToFileOperator(BaseOperator):
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         inputs = [Dataset(namespace=self._lineage["namespace"], name=self._lineage["source"])]
-        output = ObjectStoragePath(self._lineage["output"])
-        outputs = [Dataset(namespace=output.namespace, name=output.key)]
+        outputs = [Dataset(namespace=self._lineage["output_namespace"], name=self._lineage["output_name"])]
         return OperatorLineage(inputs=inputs, outputs=outputs)
 
 

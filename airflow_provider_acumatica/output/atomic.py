@@ -5,6 +5,9 @@ success the sibling is renamed onto the final path (an atomic `os.replace` on lo
 delete on object stores, where the final key likewise only appears complete). On failure the
 sibling is deleted. A killed process can leave a `.partial` behind, never a file under the final name.
 The filesystem is used directly, so lineage records the published path, not the temporary one.
+
+Hashing and writing run on one helper thread (both release the GIL), overlapping the encoding of
+the next page; at most two chunks are pending, so memory stays at a few pages.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import logging
 import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import IO
 
@@ -21,6 +25,9 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath, get_hook_line
 from airflow_provider_acumatica.output.paths import LOCAL_PROTOCOLS, redact_uri, storage_error
 
 log = logging.getLogger(__name__)
+
+# Smaller writes (Parquet's page headers are tens of bytes) travel to the helper thread together.
+_CHUNK_BYTES = 64 * 1024
 
 
 class AtomicOutput:
@@ -35,11 +42,14 @@ class AtomicOutput:
         self._local = path.protocol in LOCAL_PROTOCOLS
         self._digest = hashlib.sha256()
         self._file: IO[bytes] | None = None
+        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acumatica-output")
+        self._in_flight: Future[None] | None = None
+        self._buffer = bytearray()
         self._aborted = False
 
     @property
     def sha256(self) -> str:
-        """Hex digest of exactly the bytes written so far (all of them once committed)."""
+        """Hex digest of exactly the bytes published (complete once committed)."""
         return self._digest.hexdigest()
 
     @property
@@ -55,17 +65,19 @@ class AtomicOutput:
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._file is None:
             raise ValueError(f"The output for {self.uri} is not open: use it inside `with AtomicOutput(path)`.")
-        try:
-            self._file.write(data)
-        except OSError as err:
-            raise storage_error(err, self.uri) from err
-        self._digest.update(data)
         size = memoryview(data).nbytes
+        if isinstance(data, bytes) and size >= _CHUNK_BYTES and not self._buffer:
+            self._hand_off(data)
+        else:
+            self._buffer += data
+            if len(self._buffer) >= _CHUNK_BYTES:
+                self._hand_off(self._take_buffer())
         self.bytes_written += size
         return size
 
     def flush(self) -> None:
         if self._file is not None:
+            self._drain()
             self._file.flush()
 
     def abort(self) -> None:
@@ -89,8 +101,40 @@ class AtomicOutput:
         else:
             self._discard()
 
+    def _hand_off(self, chunk: bytes | bytearray) -> None:
+        """Queue `chunk` behind the one in flight, then wait for that one: at most two are pending."""
+        previous, self._in_flight = self._in_flight, self._helper.submit(self._store, chunk)
+        self._settle(previous)
+
+    def _store(self, chunk: bytes | bytearray) -> None:
+        assert self._file is not None
+        self._file.write(chunk)
+        self._digest.update(chunk)
+
+    def _take_buffer(self) -> bytearray:
+        chunk, self._buffer = self._buffer, bytearray()
+        return chunk
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        self._settle(in_flight)
+
+    def _settle(self, in_flight: Future[None] | None) -> None:
+        if in_flight is None:
+            return
+        try:
+            in_flight.result()
+        except OSError as err:
+            raise storage_error(err, self.uri) from err
+
+    def _drain(self) -> None:
+        if self._buffer:
+            self._hand_off(self._take_buffer())
+        self._wait()
+
     def _commit(self) -> None:
         try:
+            self._drain()
             self._close(sync=self._local)
             if self._local:
                 os.replace(self.temporary.path, self.path.path)
@@ -98,12 +142,17 @@ class AtomicOutput:
             else:
                 self.path.fs.mv(self.temporary.path, self.path.path)
         except OSError as err:
-            self._remove_temporary()
+            self._discard()
             raise storage_error(err, self.uri) from err
+        except BaseException:
+            self._discard()
+            raise
         self.committed = True
         get_hook_lineage_collector().add_output_asset(context=self.path, uri=self.uri)
 
     def _discard(self) -> None:
+        self._buffer.clear()
+        self._in_flight = None
         try:
             self._close(sync=False)
         except Exception:
@@ -111,6 +160,8 @@ class AtomicOutput:
         self._remove_temporary()
 
     def _close(self, *, sync: bool) -> None:
+        """Close the temporary file once the helper thread has finished its last chunk."""
+        self._helper.shutdown(wait=True)
         handle, self._file = self._file, None
         if handle is None:
             return

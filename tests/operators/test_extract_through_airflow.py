@@ -93,7 +93,9 @@ def without_row_numbers(value: Any) -> Any:
     return value
 
 
-def test_all_tasks_succeed_and_release_their_seats(run: tuple[DagRunResult, Path], static_sandbox: SandboxServer) -> None:
+def test_all_tasks_succeed_and_release_their_seats(
+    run: tuple[DagRunResult, Path], static_sandbox: SandboxServer
+) -> None:
     result, _ = run
     assert result.succeeded, result.output[-4000:]
     assert static_sandbox.stats()["seats_in_use"] == 0
@@ -102,7 +104,9 @@ def test_all_tasks_succeed_and_release_their_seats(run: tuple[DagRunResult, Path
 def test_json_lines_round_trips_the_records(run: tuple[DagRunResult, Path], static_sandbox: SandboxServer) -> None:
     _, out = run
     lines = (out / "SalesOrder" / "orders.jsonl").read_text().splitlines()
-    assert [without_row_numbers(json.loads(line)) for line in lines] == truth(static_sandbox, "SalesOrder", ("Details",))
+    assert [without_row_numbers(json.loads(line)) for line in lines] == truth(
+        static_sandbox, "SalesOrder", ("Details",)
+    )
 
 
 def test_csv_round_trips_the_records(run: tuple[DagRunResult, Path], static_sandbox: SandboxServer) -> None:
@@ -181,7 +185,9 @@ def test_manifests_describe_the_files_and_carry_no_secret(run: tuple[DagRunResul
     assert not list(out.rglob("*.partial"))
 
 
-def test_each_file_is_an_asset_event_with_the_manifest(run: tuple[DagRunResult, Path], airflow_home: AirflowHome) -> None:
+def test_each_file_is_an_asset_event_with_the_manifest(
+    run: tuple[DagRunResult, Path], airflow_home: AirflowHome
+) -> None:
     _, out = run
     with sqlite3.connect(airflow_home.root / "airflow.db") as db:
         rows = db.execute(

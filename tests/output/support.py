@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "openapi" / "Default_24.200.001.json"
+from tests.reference import OFFICIAL_OPENAPI
+
+OFFICIAL = OFFICIAL_OPENAPI
 SELECT = (
     "OrderNbr,OrderType,Status,CustomerID,Date,LastModified,OrderTotal,ControlTotal,OrderedQty,Approved,Hold,"
     "Description,CurrencyID,CashAccount,Details/InventoryID,Details/OrderQty,Details/UnitPrice,"

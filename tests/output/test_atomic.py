@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 from airflow.providers.common.compat.sdk import io as airflow_io
+from fsspec.implementations.local import LocalFileOpener
 from fsspec.implementations.memory import MemoryFileSystem
 
-from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
 from airflow_provider_acumatica.output import AtomicOutput, build_output_path
 from airflow_provider_acumatica.output import atomic as atomic_module
 
@@ -110,6 +112,41 @@ def test_a_killed_process_never_leaves_the_final_name(tmp_path: Path) -> None:
     (leftover,) = leftovers(tmp_path)
     assert leftover.startswith(".orders.jsonl.")
     assert (tmp_path / leftover).stat().st_size == 100_000
+
+
+def test_a_failing_disk_surfaces_with_the_path_and_stays_retryable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    final = tmp_path / "orders.jsonl"
+    final.write_bytes(b"previous")
+
+    def disk_full(self: LocalFileOpener, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalFileOpener, "write", disk_full)
+    with pytest.raises(AcumaticaError) as raised:
+        write_pages(AtomicOutput(build_output_path(str(final))), pages=5)
+    assert not isinstance(raised.value, AcumaticaConfigError)
+    assert f"Cannot write file://{final}: OSError: [Errno 28] No space left on device" in str(raised.value)
+    assert final.read_bytes() == b"previous"
+    assert leftovers(tmp_path) == []
+
+
+def write_pages(out: AtomicOutput, pages: int) -> None:
+    with out:
+        for _ in range(pages):
+            out.write(b"x" * 100_000)
+
+
+def test_buffers_reused_by_the_caller_are_copied(tmp_path: Path) -> None:
+    final = tmp_path / "orders.parquet"
+    reused = bytearray(b"a" * 100_000)
+    with AtomicOutput(build_output_path(str(final))) as out:
+        out.write(reused)
+        reused[:] = b"b" * 100_000
+        out.write(memoryview(b"tail"))
+    assert final.read_bytes() == b"a" * 100_000 + b"tail"
+    assert out.sha256 == hashlib.sha256(final.read_bytes()).hexdigest()
 
 
 def test_writing_outside_the_context_is_an_error(tmp_path: Path) -> None:

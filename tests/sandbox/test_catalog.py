@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_acumatica.sandbox import catalog
+from tests.reference import OFFICIAL_OPENAPI
 
-OFFICIAL = Path("/work/shared/data/openapi/Default_24.200.001.json")
+OFFICIAL = OFFICIAL_OPENAPI
 pytestmark = pytest.mark.skipif(not OFFICIAL.exists(), reason="official OpenAPI reference document not available")
 
 
