@@ -94,7 +94,7 @@ def airflow_environment(python: Path) -> dict[str, str]:
 
 def demo() -> int:
     python = ensure_environment(NEWEST_AIRFLOW)
-    return _run([str(python), str(ROOT / "scripts" / "demo_extract.py")], env=airflow_environment(python), check=False)
+    return _run([str(python), str(ROOT / "scripts" / "demo.py")], env=airflow_environment(python), check=False)
 
 
 def test_suite(versions: list[str], pytest_args: list[str]) -> int:

@@ -27,6 +27,16 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_acumatica.hooks.acumatica"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Acumatica",
+                "python-modules": [
+                    "airflow_provider_acumatica.operators.extract",
+                    "airflow_provider_acumatica.operators.generic_inquiry",
+                    "airflow_provider_acumatica.operators.auth_check",
+                ],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "acumatica",

@@ -25,7 +25,7 @@ _CLIENT_ID_PATTERN = re.compile(r"^[0-9A-Fa-f-]{36}@(?P<tenant>.+)$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "oauth2_authorization_code": ("client_id", "client_secret", "refresh_token"),
+    "oauth2_authorization_code": ("client_id", "client_secret"),
     "oauth2_password": ("client_id", "client_secret", "login", "password"),
     "oauth2_client_credentials": ("client_id", "client_secret"),
     "api_key": ("client_id", "client_secret"),

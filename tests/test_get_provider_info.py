@@ -51,6 +51,16 @@ def test_package_name_matches_the_distribution_and_entry_point() -> None:
     assert ours[0].load() is get_provider_info
 
 
+def test_listed_modules_import() -> None:
+    import importlib
+
+    info = get_provider_info()
+    for section in ("hooks", "operators"):
+        for entry in info[section]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+
+
 def test_connection_type_points_at_the_hook() -> None:
     connection_type = _connection_type()
     assert connection_type["connection-type"] == AcumaticaHook.conn_type == "acumatica"

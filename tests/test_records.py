@@ -33,3 +33,20 @@ def test_unwrap_keeps_field_values_that_carry_an_error() -> None:
     assert unwrap({"value": "TES2323T", "error": "Project cannot be found"}) == "TES2323T"
     assert unwrap({"value": None}) is None
     assert unwrap([{}, {"value": 1}]) == [None, 1]
+
+
+def test_unwrap_record_takes_the_scalar_shortcut_only_for_plain_wrappers() -> None:
+    record = {
+        "Text": {"value": "a"},
+        "Flag": {"value": False},
+        "Nested": {"value": {"value": 3}},
+        "Listed": {"value": [{"value": 1}, {}]},
+        "Subclass": {"value": Flag(1)},
+        "_links": {"value": "not data"},
+    }
+    assert unwrap_record(record) == {"Text": "a", "Flag": False, "Nested": 3, "Listed": [1, None], "Subclass": Flag(1)}
+    assert unwrap_record(record) == {key: unwrap(item) for key, item in record.items() if key != "_links"}
+
+
+class Flag(int):
+    """An int subclass is not one of the shortcut's exact types and takes the general path."""

@@ -91,7 +91,7 @@ def test_bad_fields_are_named_with_the_fix(host: str | None, extra: dict[str, ob
 @pytest.mark.parametrize(
     ("auth_type", "missing"),
     [
-        ("oauth2_authorization_code", "extra.refresh_token"),
+        ("oauth2_authorization_code", "extra.client_secret"),
         ("oauth2_password", "password"),
         ("api_key", "extra.client_secret"),
         ("basic", "login"),

@@ -54,10 +54,12 @@ class AcumaticaAuth(AuthBase):
         self,
         settings: AcumaticaSettings,
         *,
+        conn_id: str | None = None,
         login_limit_retries: int = 1,
         login_limit_wait: float = 5.0,
     ) -> None:
         self.settings = settings
+        self.conn_id = conn_id
         self.stats = AuthStats()
         self.login_limit_retries = login_limit_retries
         self.login_limit_wait = login_limit_wait

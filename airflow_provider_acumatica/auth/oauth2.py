@@ -7,10 +7,9 @@ masked the moment it arrives. Token endpoint bodies are never logged or put into
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
@@ -21,6 +20,7 @@ from airflow_provider_acumatica.auth.base import (
     is_login_limit,
     login_limit_error,
 )
+from airflow_provider_acumatica.auth.token_store import RefreshTokenStore
 from airflow_provider_acumatica.exceptions import (
     AcumaticaAuthError,
     AcumaticaConfigError,
@@ -31,6 +31,7 @@ from airflow_provider_acumatica.masking import mask
 log = logging.getLogger(__name__)
 
 RENEWAL_MARGIN_SECONDS = 60.0
+MAX_CHAIN_ATTEMPTS = 5
 
 
 @dataclass
@@ -277,53 +278,79 @@ class OAuth2ClientCredentialsAuth(OAuth2Auth):
         return super()._error_for(grant_type, error)
 
 
-class RefreshTokenChain:
-    """The newest refresh token of each chain, so every hook in this process uses the live link.
-
-    A chain is keyed by the instance, the client and the token the connection was configured with,
-    so storing a new consent's token in the connection starts a new chain.
-    """
-
-    _tokens: ClassVar[dict[tuple[str, str, str], str]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
-    @classmethod
-    def newest(cls, key: tuple[str, str, str]) -> str:
-        with cls._lock:
-            return cls._tokens.get(key, key[2])
-
-    @classmethod
-    def rotate(cls, key: tuple[str, str, str], token: str) -> None:
-        with cls._lock:
-            cls._tokens[key] = token
-
-
 class OAuth2AuthorizationCodeAuth(OAuth2Auth):
-    """Runs on the refresh token from a one-time consent; every refresh rotates it."""
+    """Runs on the refresh token from a one-time consent; every refresh rotates it.
+
+    The newest token lives in a `RefreshTokenStore` (an Airflow Variable named from the connection id)
+    so that tasks on every worker continue the same chain, and the chain's one server session holds
+    one API seat however many tasks use the connection.
+    """
 
     auth_type = "oauth2_authorization_code"
     grant_type = "refresh_token"
 
-    @property
-    def chain_key(self) -> tuple[str, str, str]:
-        return (self.settings.base_url, self.settings.client_id or "", self.settings.refresh_token or "")
+    def __init__(self, settings: Any, *, store: RefreshTokenStore | None = None, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.store = store or self._default_store()
+
+    def _default_store(self) -> RefreshTokenStore:
+        if self.conn_id:
+            return RefreshTokenStore.for_connection(self.conn_id)
+        return RefreshTokenStore.in_process(f"{self.settings.base_url}|{self.settings.client_id}")
 
     def _sign_in(self, session: requests.Session) -> None:
         self._renew(session)
 
     def _renew(self, session: requests.Session) -> None:
-        current = RefreshTokenChain.newest(self.chain_key)
-        payload = self._refresh(session, current)
+        """Refresh with the newest token; a token rejected because a concurrent refresh rotated it is retried."""
+        with self.store.lock:
+            rejected: list[str] = []
+            for _ in range(MAX_CHAIN_ATTEMPTS):
+                candidate = self._next_candidate(rejected)
+                if candidate is None:
+                    break
+                try:
+                    payload = self._refresh(session, candidate)
+                except TokenRequestError as err:
+                    if err.error != "invalid_grant":
+                        raise
+                    rejected.append(candidate)
+                    continue
+                self._keep(payload, session_is_new=self.token is None)
+                return
+        raise self._consent_error(rejected)
+
+    def _next_candidate(self, rejected: list[str]) -> str | None:
+        """The stored token, else the connection's (a new consent put there), else one a concurrent task is writing."""
+        stored = self.store.read()
+        if stored and stored not in rejected:
+            return stored
+        configured = self.settings.refresh_token
+        if configured and configured not in rejected:
+            return configured
+        return self.store.wait_for_other(rejected) if rejected else None
+
+    def _keep(self, payload: dict[str, Any], *, session_is_new: bool) -> None:
+        """Publish the rotated token before using the access token, so no other task holds a dead link."""
         rotated = payload.get("refresh_token")
         if rotated:
-            RefreshTokenChain.rotate(self.chain_key, str(rotated))
-        self._store(payload, new_session=self.token is None)
+            self.store.write(str(rotated))
+        self._store(payload, new_session=session_is_new)
+
+    def _consent_error(self, rejected: list[str]) -> Exception:
+        command = f"acumatica-oauth authorize --conn-id {self.conn_id or '<conn_id>'}"
+        if not rejected:
+            return AcumaticaConfigError(
+                "The connection has no refresh token yet: a person must consent once. "
+                f"Run `{command}`, or set extra.refresh_token in the connection."
+            )
+        return AcumaticaCredentialsError(
+            "Acumatica rejected the refresh token (invalid_grant), and the newest stored one too: it expired, "
+            f"was revoked, or the chain was broken. The consent must be redone: run `{command}` "
+            "or store a new refresh_token in the connection."
+        )
 
     def _error_for(self, grant_type: str, error: TokenError) -> Exception:
         if error.error == "invalid_grant":
-            return AcumaticaCredentialsError(
-                "Acumatica rejected the refresh token (invalid_grant): it expired, was revoked, or was "
-                "already used. The consent must be redone: run `acumatica-oauth authorize --conn-id <id>` "
-                "or store a new refresh_token in the connection."
-            )
+            return TokenRequestError("Acumatica rejected the refresh token (invalid_grant).", error.error)
         return super()._error_for(grant_type, error)

@@ -99,7 +99,7 @@ class AcumaticaHook(BaseHook):
 
     @cached_property
     def auth(self) -> AcumaticaAuth:
-        return build_auth(self.settings, login_limit_wait=self._login_limit_wait)
+        return build_auth(self.settings, conn_id=self.acumatica_conn_id, login_limit_wait=self._login_limit_wait)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:

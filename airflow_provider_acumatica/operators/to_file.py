@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +79,7 @@ class AcumaticaToFileOperator(BaseOperator):
         self.output_conn_id = output_conn_id
         if not self.outlets:
             self.outlets = [AssetAlias(name=f"acumatica:{self.dag_id or 'no-dag'}.{self.task_id}")]
-        self._hook: AcumaticaHook | None = None
+        self._hooks: list[AcumaticaHook] = []
         self._lineage: dict[str, str] = {}
 
     def land(
@@ -125,20 +126,22 @@ class AcumaticaToFileOperator(BaseOperator):
         events = context.get("outlet_events") if hasattr(context, "get") else None
         if events is None:
             return
+        extra = flat_manifest(manifest)
         for outlet in self.outlets:
             if isinstance(outlet, AssetAlias):
-                events[outlet].add(Asset(uri=manifest["path"]), extra=manifest)
+                events[outlet].add(Asset(uri=manifest["path"]), extra=extra)
             elif isinstance(outlet, Asset):
-                events[outlet].extra.update(manifest)
+                events[outlet].extra.update(extra)
 
     def new_hook(self) -> AcumaticaHook:
-        self._hook = AcumaticaHook(self.acumatica_conn_id)
-        return self._hook
+        """A hook of this task's connection, which `on_kill` will terminate."""
+        hook = AcumaticaHook(self.acumatica_conn_id)
+        self._hooks.append(hook)
+        return hook
 
     def on_kill(self) -> None:
         """Sign out every session, so a killed task does not hold an API seat until the server's timeout."""
-        if self._hook is not None:
-            self._hook.terminate()
+        close_all(self._hooks, terminate=True)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Input: the Acumatica entity or inquiry; output: the published file (OpenLineage installed only)."""
@@ -150,9 +153,23 @@ class AcumaticaToFileOperator(BaseOperator):
         return OperatorLineage(inputs=inputs, outputs=outputs)
 
 
+def flat_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with the window as two keys: Airflow 3.0 hashes alias event extras, so no nested dicts."""
+    window = manifest.get("window") or {}
+    flat = {key: value for key, value in manifest.items() if key != "window"}
+    return {**flat, "window_start": window.get("start"), "window_end": window.get("end")}
+
+
 def flattened(pages: Iterator[list[dict[str, Any]]], unwrap: Any) -> Iterator[list[dict[str, Any]]]:
     for page in pages:
         yield [unwrap(record) for record in page]
+
+
+def close_all(hooks: Iterable[AcumaticaHook], *, terminate: bool = False) -> None:
+    """Sign out every hook even when one sign-out fails; the first failure is raised afterwards."""
+    with ExitStack() as stack:
+        for hook in hooks:
+            stack.callback(hook.terminate if terminate else hook.close)
 
 
 def check_page_size(page_size: Any) -> int:

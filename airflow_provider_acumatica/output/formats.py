@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import csv
+import importlib.util
 import io
 import json
 import logging
@@ -223,6 +224,14 @@ class ParquetWriter(RecordWriter):
     def close(self) -> None:
         self._sink.close()
 
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._sink.abandon()
+
 
 WRITERS: dict[str, type[RecordWriter]] = {w.format: w for w in (JsonLinesWriter, CsvWriter, ParquetWriter)}
 OUTPUT_FORMATS = tuple(WRITERS)
@@ -249,12 +258,14 @@ def check_output_format(
 ) -> str:
     """The canonical format name, or a config error raised before any record is fetched.
 
+    Cheap enough for an operator's `__init__`: pyarrow is looked up, not imported, at DAG parse time.
+
     A file suffix naming another format (or a compression we do not apply) is an error rather than
     a warning: readers pick their parser by suffix, and a mislabelled file fails downstream.
     """
     name = _known_format(output_format)
-    if name == ParquetWriter.format:
-        _parquet_sink()
+    if name == ParquetWriter.format and importlib.util.find_spec("pyarrow") is None:
+        raise AcumaticaConfigError(PYARROW_MISSING)
     if not flatten and name != JsonLinesWriter.format:
         raise AcumaticaConfigError(
             f"flatten=False writes Acumatica's raw {{'value': ...}} wrappers, which only JSON Lines can carry; "

@@ -13,6 +13,7 @@ date-times as strings) and then converted column by column, vectorised:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,17 @@ class ParquetSink:
         if self._pending_rows:
             self._flush(self._pending_rows)
         self._writer.close()
+
+    def abandon(self) -> None:
+        """End pyarrow's writer now, while the stream is open, rather than when it is garbage-collected.
+
+        A failed extract's file is discarded, so pending rows are dropped; closing may fail again
+        when the stream is what failed, which changes nothing.
+        """
+        self._pending.clear()
+        self._pending_rows = 0
+        with contextlib.suppress(Exception):
+            self._writer.close()
 
     def _flush(self, rows: int) -> None:
         table = pa.Table.from_batches(self._pending, schema=self._target)

@@ -35,10 +35,6 @@ class FieldType(enum.Enum):
     LINKED = "linked"
     DETAIL = "detail"
 
-    @property
-    def nested(self) -> bool:
-        return self in (FieldType.OBJECT, FieldType.LINKED, FieldType.DETAIL)
-
 
 SYSTEM_MEMBERS = ("id", "rowNumber", "note")
 LAST_MODIFIED_FIELDS = ("LastModifiedDateTime", "LastModified", "LastModifiedDate")

@@ -15,7 +15,6 @@ from airflow_provider_acumatica.auth import (
     OAuth2ClientCredentialsAuth,
     OAuth2PasswordAuth,
 )
-from airflow_provider_acumatica.auth.oauth2 import RefreshTokenChain
 from airflow_provider_acumatica.exceptions import (
     AcumaticaConfigError,
     AcumaticaCredentialsError,
@@ -86,11 +85,11 @@ def test_authorization_code_rotates_the_refresh_token(sandbox: SandboxServer) ->
     session.auth = auth
     auth.ensure(session)
     assert get_customers(session, sandbox.base_url).status_code == 200
-    newest = RefreshTokenChain.newest(auth.chain_key)
-    assert newest != refresh_token
+    newest = auth.store.read()
+    assert newest not in {None, refresh_token}
     second = OAuth2AuthorizationCodeAuth(settings)
     second.ensure(requests.Session())
-    assert RefreshTokenChain.newest(auth.chain_key) not in {refresh_token, newest}
+    assert second.store.read() not in {refresh_token, newest}
     auth.logout(session)
     second.logout(requests.Session())
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_acumatica.auth.oauth2 import OAuth2Auth, OAuth2AuthorizationCodeAuth, RefreshTokenChain
+from airflow_provider_acumatica.auth.oauth2 import OAuth2Auth, OAuth2AuthorizationCodeAuth
 from airflow_provider_acumatica.exceptions import AcumaticaError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.retry_policy import RetryPolicy
@@ -46,7 +46,7 @@ def collected_secrets(hook: AcumaticaHook, refresh_token: str | None) -> set[str
     if refresh_token:
         values.add(refresh_token)
     if isinstance(hook.auth, OAuth2AuthorizationCodeAuth):
-        values.add(RefreshTokenChain.newest(hook.auth.chain_key))
+        values.update(t for t in [hook.auth.store.read()] if t)
     if isinstance(hook.auth, OAuth2Auth) and hook.auth.token is not None:
         values.add(hook.auth.token.access_token)
         values.update(t for t in [hook.auth.token.refresh_token] if t)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -13,7 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
-from airflow_provider_acumatica.output import EntitySchema, ParquetWriter, check_output_format, open_writer
+from airflow_provider_acumatica.output import (
+    AtomicOutput,
+    EntitySchema,
+    ParquetWriter,
+    build_output_path,
+    check_output_format,
+    open_writer,
+)
+from airflow_provider_acumatica.output.formats import FileSink
 from airflow_provider_acumatica.output.parquet import DECIMAL_TYPE, TIMESTAMP_TYPE, arrow_schema
 from tests.output.support import order, tricky_orders
 
@@ -175,17 +185,26 @@ def test_row_group_size_must_be_positive(sales_order: EntitySchema) -> None:
         ParquetWriter(io.BytesIO(), sales_order, row_group_size=0)
 
 
-def test_a_failed_extract_does_not_finish_the_file(sales_order: EntitySchema) -> None:
+def test_a_failed_extract_drops_pending_rows_and_releases_pyarrow_at_once(
+    sales_order: EntitySchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
+    page = [order(n) for n in range(25)]
     stream = io.BytesIO()
-    writer = ParquetWriter(stream, sales_order, row_group_size=10)
     with pytest.raises(RuntimeError):
-        fail_while_writing(writer, [order(n) for n in range(25)])
-    assert stream.getvalue().startswith(b"PAR1")
-    assert not stream.getvalue().endswith(b"PAR1")
+        fail_while_writing(stream, sales_order, page)
+    written = pq.ParquetFile(io.BytesIO(stream.getvalue())).metadata
+    assert [written.row_group(i).num_rows for i in range(written.num_row_groups)] == [10, 10]
+    with pytest.raises(RuntimeError), AtomicOutput(build_output_path(str(tmp_path / "orders.parquet"))) as out:
+        fail_while_writing(out, sales_order, page)
+    gc.collect()
+    assert unraisable == []
+    assert list(tmp_path.iterdir()) == []
 
 
-def fail_while_writing(writer: ParquetWriter, page: list[dict[str, Any]]) -> None:
-    with writer:
+def fail_while_writing(stream: FileSink, schema: EntitySchema, page: list[dict[str, Any]]) -> None:
+    with ParquetWriter(stream, schema, row_group_size=10) as writer:
         writer.write_page(page)
         raise RuntimeError
 

@@ -1,0 +1,1 @@
+"""Command-line tools: `acumatica-oauth` for the one-time authorization-code consent."""
