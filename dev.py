@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent
 NEWEST_AIRFLOW = "3.3.2"
 OLDEST_AIRFLOW = "3.0.0"
 ENVIRONMENTS = {NEWEST_AIRFLOW: ROOT / ".venv", OLDEST_AIRFLOW: ROOT / ".venv-airflow-3.0"}
+# What Airflow's own constraints pinned for that release: universal-pathlib 0.3 breaks ObjectStoragePath on 3.0.
+PINS = {OLDEST_AIRFLOW: ["universal-pathlib<0.3"]}
 AIRFLOW_HOME = ROOT / ".airflow"
 
 
@@ -62,7 +64,7 @@ def ensure_environment(airflow_version: str) -> Path:
     if not python.exists():
         venv.EnvBuilder(with_pip=True, clear=False).create(target)
     _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"])
-    requirements = [f"apache-airflow=={airflow_version}", "-e", f"{ROOT}[dev]"]
+    requirements = [f"apache-airflow=={airflow_version}", *PINS.get(airflow_version, []), "-e", f"{ROOT}[dev]"]
     _run([str(target / "bin" / "uv"), "pip", "install", "--quiet", "--python", str(python), *requirements])
     stamp.write_text(wanted)
     return python
@@ -70,7 +72,7 @@ def ensure_environment(airflow_version: str) -> Path:
 
 def _fingerprint(airflow_version: str) -> str:
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    digest.update(airflow_version.encode())
+    digest.update(" ".join([airflow_version, *PINS.get(airflow_version, [])]).encode())
     return digest.hexdigest()
 
 
