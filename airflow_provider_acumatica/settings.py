@@ -75,6 +75,7 @@ class AcumaticaSettings:
     @classmethod
     def from_connection(cls, conn: Any) -> AcumaticaSettings:
         """Build from an Airflow `Connection` (anything with host, login, password and extra_dejson)."""
+        _check_extra_is_json(getattr(conn, "extra", None))
         extra = _normalize_extra(conn.extra_dejson or {})
         return cls.from_values(
             host=conn.host, login=conn.login, password=conn.password, extra=extra, schema=conn.schema
@@ -120,6 +121,21 @@ class AcumaticaSettings:
         )
         _check_required(settings)
         return settings
+
+
+def _check_extra_is_json(raw: Any) -> None:
+    """Airflow logs and ignores an unreadable extra; we stop, without echoing it (it holds secrets)."""
+    if not isinstance(raw, str) or not raw.strip():
+        return
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise AcumaticaConfigError(
+            f"The Acumatica connection's extra is not valid JSON (line {err.lineno}, column {err.colno}). "
+            'Write it as a JSON object, e.g. {"auth_type": "oauth2_password", "client_id": "..."}.'
+        ) from None
+    if not isinstance(parsed, dict):
+        raise AcumaticaConfigError("The Acumatica connection's extra must be a JSON object, not a list or a value.")
 
 
 def _normalize_extra(extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -325,6 +325,7 @@ class AcumaticaHook(BaseHook):
                     "name and endpoint version.",
                     http_status=200,
                 )
+            check_page_length(page, page_size, entity)
             if page:
                 yield page
             if len(page) < page_size:
@@ -386,6 +387,7 @@ class AcumaticaHook(BaseHook):
                     "published with 'Expose via OData'.",
                     http_status=200,
                 )
+            check_page_length(rows, page_size, inquiry)
             if rows:
                 yield rows
             if len(rows) < page_size:
@@ -460,6 +462,16 @@ def _drop_empty(query: dict[str, str | None]) -> dict[str, str]:
     return {key: value for key, value in query.items() if value}
 
 
+def check_page_length(rows: list[Any], page_size: int, what: str) -> None:
+    """More rows than `$top` means the server (or a proxy) ignored paging: `$skip` would repeat records."""
+    if len(rows) > page_size:
+        raise MalformedResponseError(
+            f"{what}: the server returned {len(rows)} rows for $top={page_size}, so $top/$skip paging cannot be "
+            "trusted and records would repeat. Check for a proxy that rewrites the query string.",
+            http_status=200,
+        )
+
+
 def _check_page_size(page_size: int) -> None:
     if not isinstance(page_size, int) or page_size < 1:
         raise AcumaticaConfigError(f"page_size must be a positive whole number, not {page_size!r}.")
@@ -476,12 +488,20 @@ def _parse_json(response: requests.Response, method: str, url: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        kind = "an HTML page" if "html" in response.headers.get("Content-Type", "").lower() else "invalid JSON"
+        kind = _body_kind(response)
         raise MalformedResponseError(
             f"{method} {_path_only(url)} answered HTTP {response.status_code} with {kind} instead of JSON. "
             "If this persists, check that the host is the instance URL with its site path.",
             http_status=response.status_code,
         ) from None
+
+
+def _body_kind(response: requests.Response) -> str:
+    if "html" in response.headers.get("Content-Type", "").lower():
+        return "an HTML page"
+    if not response.content.strip():
+        return "an empty body"
+    return "a truncated or invalid JSON body"
 
 
 def _describe(error: BaseException | None) -> str:

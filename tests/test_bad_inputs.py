@@ -1,0 +1,354 @@
+"""The catalogue of bad inputs: each one fails with an error that names the problem and the fix.
+
+Every case here has a row in docs/bad-inputs.md quoting the message the user sees; the test checks
+that the quote is really part of the error, so the table cannot drift from the code. No error may
+carry a password, client secret or token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests_mock as rm
+
+from airflow_provider_acumatica.exceptions import AcumaticaError
+from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
+from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
+from airflow_provider_acumatica.operators.generic_inquiry import AcumaticaGenericInquiryOperator
+from airflow_provider_acumatica.retry_policy import RetryPolicy
+from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
+from airflow_provider_acumatica.settings import AcumaticaSettings
+from tests.connections import CLIENT_ID, use_connection
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
+SECRETS = ("sandbox-secret", "wrong-secret-value", "wrong-password-value", "stale-refresh-token-value")
+FAST = RetryPolicy(max_retries=2, backoff_base=0.001, backoff_cap=0.01, retry_after_cap=0.01)
+REMOTE = "https://erp.example.com/Inst"
+
+
+@pytest.fixture(scope="module")
+def plain_server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(records=30, changes_per_hour=0)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_certificate: tuple[str, str]) -> Iterator[SandboxServer]:
+    cert, key = tls_certificate
+    with SandboxServer(SandboxConfig(records=30, changes_per_hour=0, tls_cert=cert, tls_key=key)) as running:
+        yield running
+
+
+class Case:
+    """One bad input: how to provoke it, and the words of the message the docs table quotes."""
+
+    def __init__(
+        self,
+        name: str,
+        quote: str,
+        run: Callable[[pytest.MonkeyPatch, SandboxServer, Path], Any],
+        *,
+        tls: bool = False,
+    ) -> None:
+        self.name = name
+        self.quote = quote
+        self.run = run
+        self.tls = tls
+
+
+def hook(monkeypatch: pytest.MonkeyPatch, base_url: str, auth_type: str, **kwargs: Any) -> AcumaticaHook:
+    use_connection(monkeypatch, base_url, auth_type, **kwargs)
+    return AcumaticaHook(retry_policy=FAST, login_limit_wait=0.01)
+
+
+def raw_connection(monkeypatch: pytest.MonkeyPatch, value: dict[str, Any]) -> AcumaticaHook:
+    monkeypatch.setenv("AIRFLOW_CONN_ACUMATICA_DEFAULT", json.dumps(value))
+    return AcumaticaHook(retry_policy=FAST)
+
+
+def pull(monkeypatch: pytest.MonkeyPatch, base_url: str, auth_type: str = "session", **kwargs: Any) -> Any:
+    with hook(monkeypatch, base_url, auth_type, **kwargs) as running:
+        return list(running.iter_records("Customer", page_size=10))
+
+
+def extract(tmp: Path, name: str = "out.jsonl", **kwargs: Any) -> Any:
+    return AcumaticaExtractOperator(task_id="bad", output_path=str(tmp / name), **kwargs)
+
+
+def mocked(requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch, **answer: Any) -> Any:
+    requests_mock.post(f"{REMOTE}/entity/auth/login", status_code=204, cookies={".ASPXAUTH": "abcdef123456"})
+    requests_mock.post(f"{REMOTE}/entity/auth/logout", status_code=204)
+    requests_mock.get(f"{REMOTE}/entity/Default/24.200.001/Customer", **answer)
+    with hook(monkeypatch, REMOTE, "basic") as running:
+        return list(running.iter_records("Customer", page_size=10))
+
+
+def _mock_case(name: str, quote: str, **answer: Any) -> Case:
+    def run(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+        with rm.Mocker() as requests_mock:
+            return mocked(requests_mock, monkeypatch, **answer)
+
+    return Case(name, quote, run)
+
+
+def _no_last_modified(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+    swagger = {
+        "components": {
+            "schemas": {
+                "Entity": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "StringValue": {"type": "object", "properties": {"value": {"type": "string"}}},
+                "ShipVia": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Entity"},
+                        {"properties": {"CarrierID": {"$ref": "#/components/schemas/StringValue"}}},
+                    ]
+                },
+            }
+        }
+    }
+    with rm.Mocker() as requests_mock:
+        requests_mock.post(
+            f"{REMOTE}/entity/auth/login", status_code=204, headers={"Set-Cookie": ".ASPXAUTH=abcdef123456"}
+        )
+        requests_mock.post(f"{REMOTE}/entity/auth/logout", status_code=204)
+        requests_mock.get(f"{REMOTE}/entity/Default/24.200.001/swagger.json", json=swagger)
+        use_connection(monkeypatch, REMOTE, "basic")
+        operator = extract(tmp, entity="ShipVia", incremental_field="auto")
+        return operator.execute({"data_interval_start": _day(1), "data_interval_end": _day(2)})
+
+
+def _day(day: int) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, day, tzinfo=UTC)
+
+
+def _full_license(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+    holders = [hook(monkeypatch, server.base_url, "session") for _ in range(2)]
+    try:
+        for holder in holders:
+            holder.get_conn()
+        return pull(monkeypatch, server.base_url, "oauth2_password")
+    finally:
+        for holder in holders:
+            holder.close()
+
+
+CASES = [
+    Case(
+        "unknown auth_type",
+        "Unknown auth_type 'oauth' in the Acumatica connection. Use one of",
+        lambda mp, s, t: raw_connection(
+            mp, {"conn_type": "acumatica", "host": s.base_url, "extra": {"auth_type": "oauth"}}
+        ).get_conn(),
+    ),
+    Case(
+        "missing host",
+        "The Acumatica connection has no host. Set it to the instance URL",
+        lambda mp, s, t: raw_connection(mp, {"conn_type": "acumatica", "login": "a", "password": "b"}).get_conn(),
+    ),
+    Case(
+        "http:// to a remote host",
+        "Refusing plain http:// to erp.example.com",
+        lambda mp, s, t: pull(mp, "http://erp.example.com/Inst"),
+    ),
+    Case(
+        "invalid JSON in the extra",
+        "The Acumatica connection's extra is not valid JSON (line 1, column 2)",
+        lambda mp, s, t: AcumaticaSettings.from_connection(
+            SimpleNamespace(
+                host=s.base_url,
+                login="admin",
+                password="wrong-password-value",
+                schema=None,
+                extra="{auth_type: session, client_secret: wrong-secret-value}",
+                extra_dejson={},
+            )
+        ),
+    ),
+    Case(
+        "client id without @Tenant",
+        "client_id must be of the form GUID@Tenant",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_password", client_id="0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"),
+    ),
+    Case(
+        "missing credentials for the auth type",
+        "a person must consent once",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_authorization_code"),
+    ),
+    Case(
+        "wrong password (never retried)",
+        "Acumatica rejected the username or password (invalid_grant). Not retrying",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_password", password="wrong-password-value"),
+    ),
+    Case(
+        "wrong password on a cookie session",
+        "Acumatica rejected the username or password. Not retrying",
+        lambda mp, s, t: pull(mp, s.base_url, "session", password="wrong-password-value"),
+    ),
+    Case(
+        "expired or wrong client secret",
+        "shared secret on Connected Applications (SM303010) has not expired",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_password", client_secret="wrong-secret-value"),
+    ),
+    Case(
+        "dead refresh token (invalid_grant)",
+        "The consent must be redone",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_authorization_code", refresh_token="stale-refresh-token-value"),
+    ),
+    Case(
+        "client credentials against Acumatica",
+        "Acumatica itself supports only authorization code, password (ROPC)",
+        lambda mp, s, t: pull(mp, s.base_url, "oauth2_client_credentials"),
+    ),
+    Case("full license", "refused the token request with 'API Login Limit'", _full_license),
+    Case(
+        "unknown tenant",
+        "Acumatica does not know the tenant 'Nowhere'",
+        lambda mp, s, t: pull(mp, s.base_url, "session", tenant="Nowhere"),
+    ),
+    Case(
+        "wrong login path",
+        "The sign-in path /entity/auth/signin does not exist on this server (HTTP 404)",
+        lambda mp, s, t: pull(mp, s.base_url, "session", login_path="/entity/auth/signin"),
+    ),
+    Case(
+        "endpoint version malformed",
+        "endpoint_version '24.2' is not of the form YY.R00.001",
+        lambda mp, s, t: pull(mp, s.base_url, "session", endpoint_version="24.2"),
+    ),
+    Case(
+        "timeout that is not a number",
+        "timeout must be a number of seconds, not 'slow'",
+        lambda mp, s, t: pull(mp, s.base_url, "session", timeout="slow"),
+    ),
+    Case(
+        "missing CA bundle",
+        "verify points at '/nonexistent/ca.pem', which does not exist",
+        lambda mp, s, t: pull(mp, s.base_url, "session", verify="/nonexistent/ca.pem"),
+    ),
+    _mock_case(
+        "HTML page instead of JSON",
+        "answered HTTP 200 with an HTML page instead of JSON",
+        text="<html><body>Sign in</body></html>",
+        headers={"Content-Type": "text/html"},
+    ),
+    _mock_case("empty 200", "answered HTTP 200 with an empty body instead of JSON", text=""),
+    _mock_case(
+        "truncated body",
+        "answered HTTP 200 with a truncated or invalid JSON body instead of JSON",
+        text='[{"id": "a", "CustomerID": {"val',
+    ),
+    _mock_case("200 with a non-array body", "returned dict instead of a JSON array", json={"value": []}),
+    _mock_case(
+        "page larger than $top",
+        "the server returned 11 rows for $top=10, so $top/$skip paging cannot be trusted",
+        json=[{"id": str(n)} for n in range(11)],
+    ),
+    Case(
+        "unknown entity",
+        "Check the entity name and the endpoint name/version in the connection",
+        lambda mp, s, t: [use_connection(mp, s.base_url, "session"), extract(t, entity="Custmer").execute({})],
+    ),
+    Case(
+        "unknown entity with a schema",
+        "Close matches: Customer",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            extract(t, "o.parquet", entity="Custmer", output_format="parquet").execute({}),
+        ],
+    ),
+    Case(
+        "unknown field in $select",
+        "CustomerNme",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            extract(t, entity="Customer", select="CustomerNme").execute({}),
+        ],
+    ),
+    Case(
+        "bad $filter",
+        "failed with HTTP 500",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            extract(t, entity="Customer", filter="Status eq").execute({}),
+        ],
+    ),
+    Case(
+        "unwritable output path",
+        "not a directory",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            (t / "file").write_text("x"),
+            AcumaticaExtractOperator(task_id="bad", entity="Customer", output_path=str(t / "file" / "o.jsonl")).execute(
+                {}
+            ),
+        ],
+    ),
+    Case("unknown output format", "'xml'", lambda mp, s, t: extract(t, entity="Customer", output_format="xml")),
+    Case(
+        "output suffix that names another format",
+        "ends in '.parquet', which is parquet, but output_format is 'csv'",
+        lambda mp, s, t: extract(t, "o.parquet", entity="Customer", output_format="csv"),
+    ),
+    Case(
+        "raw records to CSV",
+        "flatten=False writes Acumatica's raw",
+        lambda mp, s, t: extract(t, "o.csv", entity="Customer", output_format="csv", flatten=False),
+    ),
+    Case(
+        "entity without a last-modified field used incrementally",
+        "incremental_field='auto' cannot pick one",
+        _no_last_modified,
+    ),
+    Case(
+        "unknown generic inquiry",
+        "is not published over OData on this tenant (published: BI-Customers",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "basic"),
+            AcumaticaGenericInquiryOperator(task_id="gi", inquiry="Nope", output_path=str(t / "g.jsonl")).execute({}),
+        ],
+    ),
+    Case(
+        "self-signed certificate without verify",
+        "TLS certificate verification failed",
+        lambda mp, s, t: [mp.delenv("REQUESTS_CA_BUNDLE", raising=False), pull(mp, s.base_url, "session")],
+        tls=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_each_bad_input_is_explained_without_secrets(
+    case: Case, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    server: SandboxServer = request.getfixturevalue("tls_server" if case.tls else "plain_server")
+    server.reset(faults=True)
+    with pytest.raises(AcumaticaError) as caught:
+        case.run(monkeypatch, server, tmp_path)
+    message = str(caught.value)
+    assert case.quote in message, message
+    assert not any(secret in message for secret in SECRETS)
+    assert server.stats()["seats_in_use"] == 0
+    assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_the_docs_table_quotes_every_case() -> None:
+    table = DOC.read_text()
+    rows = re.findall(r"^\| \d+ \| (.+?) \| `(.+?)` \|", table, flags=re.MULTILINE)
+    assert [(name, quote) for name, quote in rows] == [(case.name, case.quote) for case in CASES]
+    assert len(CASES) >= 25
+
+
+def test_client_id_suffix_check_names_the_tenants(monkeypatch: pytest.MonkeyPatch, plain_server: SandboxServer) -> None:
+    from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+    from airflow_provider_acumatica.operators.auth_check import check_tenant
+
+    with pytest.raises(AcumaticaConfigError, match="belongs to tenant 'Company'"):
+        check_tenant(hook(monkeypatch, plain_server.base_url, "oauth2_password", tenant="Other", client_id=CLIENT_ID))
