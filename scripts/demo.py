@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
@@ -31,7 +31,9 @@ def airflow(*args: str, env: dict[str, str] | None = None, quiet: bool = True) -
         check=False,
     )
     if completed.returncode != 0:
-        sys.exit(f"airflow {' '.join(args)} failed:\n{(completed.stdout or '')[-3000:]}{(completed.stderr or '')[-3000:]}")
+        sys.exit(
+            f"airflow {' '.join(args)} failed:\n{(completed.stdout or '')[-3000:]}{(completed.stderr or '')[-3000:]}"
+        )
     return completed
 
 
@@ -71,8 +73,7 @@ def main() -> int:
         seats = sandbox.stats()["seats_in_use"]
     if "state=success" not in run.stdout + run.stderr:
         sys.exit("The DAG run did not succeed:\n" + (run.stdout + run.stderr)[-4000:])
-    day = (datetime.fromisoformat(logical_date).replace(tzinfo=UTC)).strftime("%Y-%m-%d")
-    results = landed(previous_day(day))
+    results = landed(previous_day(logical_date))
     print(f"\nacumatica_data_pull succeeded; files under {OUTPUT}:")
     for path, count in results:
         print(f"{count:>8,} records  {path.relative_to(ROOT)}")
@@ -81,8 +82,7 @@ def main() -> int:
 
 
 def previous_day(day: str) -> str:
-    from datetime import timedelta
-
+    """The partition of a daily run: its data interval starts the day before its logical date."""
     return (datetime.fromisoformat(day) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
