@@ -135,11 +135,17 @@ class IdentityStore:
         self._tokens: dict[str, AccessToken] = {}
         self._refresh: dict[str, Grant] = {}
         self._codes: dict[str, AuthorizationCode] = {}
+        self._issued: list[str] = []
 
     def seats_in_use(self) -> int:
         with self._lock:
             self._sweep()
             return len(self._sessions)
+
+    def issued_credentials(self) -> list[str]:
+        """Every token, session ticket and session id ever handed out: what a leak test searches logs for."""
+        with self._lock:
+            return list(self._issued)
 
     def reset(self) -> None:
         with self._lock:
@@ -164,6 +170,7 @@ class IdentityStore:
                 last_seen=now,
             )
             self._sessions[session.ticket] = session
+            self._issued += [session.ticket, session.id]
             self._stats.event("session_opened")
             self._stats.seats(len(self._sessions))
             return session
@@ -301,6 +308,7 @@ class IdentityStore:
             self._refresh.pop(grant.refresh_token, None)
         grant.refresh_token = secrets.token_urlsafe(48)
         self._refresh[grant.refresh_token] = grant
+        self._issued.append(grant.refresh_token)
 
     def _mint(self, grant: Grant) -> AccessToken:
         now = time.monotonic()
@@ -308,6 +316,7 @@ class IdentityStore:
             value=secrets.token_urlsafe(48), grant=grant, issued_at=now, expires_at=now + self._token_ttl
         )
         self._tokens[token.value] = token
+        self._issued.append(token.value)
         return token
 
     def _drop_token(self, token: AccessToken) -> None:

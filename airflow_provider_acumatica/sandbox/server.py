@@ -247,6 +247,10 @@ class SandboxServer:
     def stats(self) -> dict[str, Any]:
         return self.app.snapshot()
 
+    def issued_credentials(self) -> list[str]:
+        """Every token, session ticket and session id issued so far, to search logs for leaks."""
+        return self.app.identity.issued_credentials()
+
     def set_faults(self, **settings: Any) -> FaultSettings:
         return self.app.set_faults(settings)
 

@@ -131,3 +131,13 @@ def test_one_session_serves_one_request_at_a_time(
         [lambda: get_customers(sandbox.base_url, first), lambda: get_customers(sandbox.base_url, second)]
     )
     assert two_sessions < 1.6 * latency
+
+
+def test_issued_credentials_lists_every_token_and_session(sandbox: SandboxServer) -> None:
+    session = requests.Session()
+    session.post(sandbox.base_url + "/entity/auth/login", json={"name": "admin", "password": "123"}, timeout=TIMEOUT)
+    grant = token(sandbox.base_url).json()
+    issued = set(sandbox.issued_credentials())
+    assert session.cookies[".ASPXAUTH"] in issued
+    assert session.cookies["ASP.NET_SessionId"] in issued
+    assert {grant["access_token"], grant["refresh_token"]} <= issued
