@@ -245,7 +245,7 @@ CASES = [
         "answered HTTP 200 with a truncated or invalid JSON body instead of JSON",
         text='[{"id": "a", "CustomerID": {"val',
     ),
-    _mock_case("200 with a non-array body", "returned dict instead of a JSON array", json={"value": []}),
+    _mock_case("200 with a non-array body", "did not return a JSON array", json={"value": []}),
     _mock_case(
         "page larger than $top",
         "the server returned 11 rows for $top=10, so $top/$skip paging cannot be trusted",

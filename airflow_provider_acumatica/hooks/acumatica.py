@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -313,22 +313,31 @@ class AcumaticaHook(BaseHook):
         endpoint_version: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Raw pages of an entity list, `$top`/`$skip` until a short page; one page in memory at a time."""
-        _check_page_size(page_size)
         url = self.entity_url(entity, endpoint_version=endpoint_version)
         query = _drop_empty({"$filter": filter, "$select": select, "$expand": expand, "$custom": custom})
+        missing = f"GET {entity} did not return a JSON array. Check the entity name and endpoint version."
+        return self._paged(url, query, page_size, entity, _bare_array, missing)
+
+    def _paged(
+        self,
+        url: str,
+        query: dict[str, str],
+        page_size: int,
+        what: str,
+        rows_of: Callable[[Any], list[dict[str, Any]] | None],
+        missing: str,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """`$top`/`$skip` until a short page: Acumatica has no next link and no total count."""
+        _check_page_size(page_size)
         skip = 0
         while True:
-            page = self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip})
-            if not isinstance(page, list):
-                raise MalformedResponseError(
-                    f"GET {entity} returned {type(page).__name__} instead of a JSON array. Check the entity "
-                    "name and endpoint version.",
-                    http_status=200,
-                )
-            check_page_length(page, page_size, entity)
-            if page:
-                yield page
-            if len(page) < page_size:
+            rows = rows_of(self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip}))
+            if rows is None:
+                raise MalformedResponseError(missing, http_status=200)
+            check_page_length(rows, page_size, what)
+            if rows:
+                yield rows
+            if len(rows) < page_size:
                 return
             skip += page_size
 
@@ -374,25 +383,13 @@ class AcumaticaHook(BaseHook):
         page_size: int = 1000,
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of a generic inquiry over OData v4, paged client-side as Acumatica requires."""
-        _check_page_size(page_size)
         url = self.inquiry_url(inquiry)
         query = _drop_empty({"$filter": filter, "$select": select, "$orderby": orderby})
-        skip = 0
-        while True:
-            payload = self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip})
-            rows = payload.get("value") if isinstance(payload, dict) else None
-            if not isinstance(rows, list):
-                raise MalformedResponseError(
-                    f"Generic inquiry {inquiry!r} returned no OData 'value' array. Check that it is "
-                    "published with 'Expose via OData'.",
-                    http_status=200,
-                )
-            check_page_length(rows, page_size, inquiry)
-            if rows:
-                yield rows
-            if len(rows) < page_size:
-                return
-            skip += page_size
+        missing = (
+            f"Generic inquiry {inquiry!r} returned no OData 'value' array. Check that it is published with "
+            "'Expose via OData'."
+        )
+        return self._paged(url, query, page_size, inquiry, _odata_rows, missing)
 
     def iter_inquiry(
         self,
@@ -460,6 +457,15 @@ def encode_query(params: dict[str, Any]) -> str:
 
 def _drop_empty(query: dict[str, str | None]) -> dict[str, str]:
     return {key: value for key, value in query.items() if value}
+
+
+def _bare_array(payload: Any) -> list[dict[str, Any]] | None:
+    return payload if isinstance(payload, list) else None
+
+
+def _odata_rows(payload: Any) -> list[dict[str, Any]] | None:
+    rows = payload.get("value") if isinstance(payload, dict) else None
+    return rows if isinstance(rows, list) else None
 
 
 def check_page_length(rows: list[Any], page_size: int, what: str) -> None:
