@@ -4,6 +4,7 @@
     python3 dev.py demo    # start the sandbox and land a small extraction under ./output
     python3 dev.py test    # the whole test suite, on the newest and the oldest supported Airflow
     python3 dev.py lint    # ruff check, ruff format --check, mypy
+    python3 dev.py bench   # the benchmark (bench/run.py), results under bench/results
 
 Each task creates what it needs (virtual environments under .venv*, an Airflow home under .airflow)
 and can be run again; environments are reinstalled only when pyproject.toml or the pins change.
@@ -38,6 +39,8 @@ def main() -> int:
     test.add_argument("--airflow", choices=sorted(ENVIRONMENTS), help="only this Airflow version")
     test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     commands.add_parser("lint", help="ruff check, ruff format --check, mypy")
+    bench = commands.add_parser("bench", help="run the benchmark (about 8 minutes on 2 cores)")
+    bench.add_argument("bench_args", nargs="*", help="arguments for bench/run.py (after --)")
     commands.add_parser("env", help="create or update the development environment only")
     args = parser.parse_args()
     if args.command == "demo":
@@ -46,6 +49,8 @@ def main() -> int:
         return test_suite([args.airflow] if args.airflow else list(ENVIRONMENTS), args.pytest_args)
     if args.command == "lint":
         return lint()
+    if args.command == "bench":
+        return benchmark(args.bench_args)
     ensure_environment(NEWEST_AIRFLOW)
     return 0
 
@@ -128,6 +133,19 @@ def lint() -> int:
     ]
     codes = [_run(command, env=airflow_environment(python), check=False) for command in checks]
     return 1 if any(codes) else 0
+
+
+def benchmark(bench_args: list[str]) -> int:
+    """The benchmark needs the `bench` extra (the http provider, matplotlib) on top of the dev environment."""
+    python = ensure_environment(NEWEST_AIRFLOW)
+    stamp = python.parent.parent / ".installed-bench"
+    wanted = _fingerprint(NEWEST_AIRFLOW)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        requirements = [f"apache-airflow=={NEWEST_AIRFLOW}", "-e", f"{ROOT}[dev,bench]"]
+        _run([str(python.parent / "uv"), "pip", "install", "--quiet", "--python", str(python), *requirements])
+        stamp.write_text(wanted)
+    command = [str(python), str(ROOT / "bench" / "run.py"), *bench_args]
+    return _run(command, env=airflow_environment(python), check=False)
 
 
 def _run(command: list[str], *, env: dict[str, str] | None = None, check: bool = True) -> int:

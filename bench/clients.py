@@ -41,7 +41,9 @@ def baseline(url: str, output: str, page_size: int, parallelism: int) -> Extract
                     response.raise_for_status()
                     page = response.json()
                     for record in page:
-                        row = {k: v.get("value") if isinstance(v, dict) else v for k, v in record.items() if k != "_links"}
+                        row = {
+                            k: v.get("value") if isinstance(v, dict) else v for k, v in record.items() if k != "_links"
+                        }
                         out.write(json.dumps(row, separators=(",", ":")) + "\n")
                     count += len(page)
                     if len(page) < page_size:

@@ -309,7 +309,7 @@ def _targets(runs: list[dict[str, Any]], parallel: list[dict[str, Any]]) -> dict
 
 def markdown(runs: list[dict[str, Any]], parallel: list[dict[str, Any]], targets: dict[str, Any]) -> str:
     lines = [
-        "| Records | Client | Wall s | Records/s | × baseline | CPU s | × baseline | Peak RSS MB | "
+        "| Records | Client | Wall s | Records/s | x baseline | CPU s | x baseline | Peak RSS MB | "
         "Sign-ins | Sessions opened / left open |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -329,11 +329,13 @@ def markdown(runs: list[dict[str, Any]], parallel: list[dict[str, Any]], targets
         for p in parallel:
             lines.append(
                 f"| {p['records']:,} | {p['latency_ms']} ms | {p['page_size']:,} | {p['serial']['wall_seconds']:.1f} | "
-                f"{p['parallel']['wall_seconds']:.1f} (k={p['parallelism']}) | {p['speedup']:.2f}× | "
+                f"{p['parallel']['wall_seconds']:.1f} (k={p['parallelism']}) | {p['speedup']:.2f}x | "
                 f"{p['parallel']['peak_seats']} | {p['parallel']['sign_ins']} | "
                 f"{'yes' if p['identical_output'] else 'NO'} |"
             )
-    growth = ", ".join(f"{LABELS[c]} {g:.2f}×" for c, g in sorted(targets["peak_rss_growth_smallest_to_largest"].items()))
+    growth = ", ".join(
+        f"{LABELS[c]} {g:.2f}x" for c, g in sorted(targets["peak_rss_growth_smallest_to_largest"].items())
+    )
     if growth:
         lines += ["", f"Peak memory, largest / smallest record count: {growth}."]
     return "\n".join(lines) + "\n"
@@ -366,7 +368,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
 def machine() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("apache-airflow", "apache-airflow-providers-http", "requests", "pyarrow"):
         try:
             versions[package] = version(package)

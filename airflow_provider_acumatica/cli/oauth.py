@@ -29,6 +29,7 @@ from airflow_provider_acumatica.cli.consent import (
     receive_with_listener,
     skew_warning,
 )
+from airflow_provider_acumatica.cli.loopback import loopback_address
 from airflow_provider_acumatica.exceptions import AcumaticaError
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
@@ -90,6 +91,8 @@ def authorize(options: Options, read_line: Callable[[], str] | None = None) -> N
     conn = load_connection(options.conn_id)
     settings = consent_settings(conn, options.conn_id)
     redirect_uri = options.redirect_uri or settings.redirect_uri or DEFAULT_REDIRECT_URI
+    if not options.headless:
+        loopback_address(redirect_uri)
     request = ConsentRequest(settings, redirect_uri)
     with requests.Session() as session:
         session.verify = settings.verify

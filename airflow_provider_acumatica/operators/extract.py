@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
-from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
+from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook, check_page_length
 from airflow_provider_acumatica.incremental import AUTO, check_field_name, combine_filters, window_from_context
 from airflow_provider_acumatica.operators.partitions import FetchPage, Page, PageStream, check_parallelism
 from airflow_provider_acumatica.operators.to_file import (
@@ -110,6 +110,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
                     "name and endpoint version.",
                     http_status=200,
                 )
+            check_page_length(page, page_size, self.entity)
             return page
 
         return fetch

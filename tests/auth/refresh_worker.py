@@ -26,7 +26,11 @@ def main(conn_id: str, seconds: float) -> None:
         while time.monotonic() < deadline:
             calls += len(hook.request_json("GET", hook.entity_url("Customer"), params={"$top": 1}))
             time.sleep(0.05)
-    summary = {"calls": calls, "token_requests": hook.auth.stats.auth_requests, "store": type(hook.auth.store.backend).__name__}
+    summary = {
+        "calls": calls,
+        "token_requests": hook.auth.stats.auth_requests,
+        "store": type(hook.auth.store.backend).__name__,
+    }
     print(json.dumps(summary), flush=True)
 
 

@@ -55,10 +55,7 @@ def start_worker(env: dict[str, str], conn_id: str, log: Path) -> subprocess.Pop
 def wait_until_ready(worker: subprocess.Popen[str]) -> bool:
     """Airflow's own log lines share stdout; the worker's marker is a line of its own."""
     assert worker.stdout is not None
-    for line in worker.stdout:
-        if line.strip() == "ready":
-            return True
-    return False
+    return any(line.strip() == "ready" for line in worker.stdout)
 
 
 def test_processes_share_one_chain_and_one_seat_through_variables(
@@ -86,7 +83,10 @@ def test_processes_share_one_chain_and_one_seat_through_variables(
         assert summary["token_requests"] >= 3  # the access token expired at least twice during the run
     assert not any(first in log for log in logs)
     stats = server.stats()
-    print(f"\nmulti-process: {stats['token_grants']}, token route {stats['routes']['token']}, peak seats {stats['peak_seats']}")
+    print(
+        f"\nmulti-process: grants {stats['token_grants']}, token route {stats['routes']['token']}, "
+        f"peak seats {stats['peak_seats']}"
+    )
     assert stats["peak_seats"] == 1  # four processes, one chain, one seat (the license has two)
     assert stats["requests"].get("429", 0) == 0
     newest = stored_token(airflow_home, conn_id)
@@ -121,7 +121,7 @@ def test_tasks_write_the_rotated_token_through_the_execution_api(
     conn = connection(sandbox.base_url, "oauth2_authorization_code", refresh_token=first)
     result = airflow_home.test_dag("test_refresh_chain_in_tasks", {"AIRFLOW_CONN_ACUMATICA_CHAIN": conn})
     assert result.states == {"first": "success", "second": "success"}, result.output[-3000:]
-    assert result.xcoms == {"first": 2, "second": 2}
+    assert {task: int(count) for task, count in result.xcoms.items()} == {"first": 2, "second": 2}
     assert "kept in this process only" not in result.output
     assert first not in result.output
     stats = sandbox.stats()
