@@ -39,7 +39,7 @@ def main() -> int:
     test.add_argument("--airflow", choices=sorted(ENVIRONMENTS), help="only this Airflow version")
     test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     commands.add_parser("lint", help="ruff check, ruff format --check, mypy")
-    bench = commands.add_parser("bench", help="run the benchmark (about 8 minutes on 2 cores)")
+    bench = commands.add_parser("bench", help="run the benchmark (about 7 minutes on 2 cores)")
     bench.add_argument("bench_args", nargs="*", help="arguments for bench/run.py (after --)")
     commands.add_parser("env", help="create or update the development environment only")
     args = parser.parse_args()

@@ -98,3 +98,13 @@ def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
     """A migrated Airflow home for running DAGs with `airflow dags test`."""
     return AirflowHome(tmp_path_factory.mktemp("airflow-home"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_refresh_token_memory() -> Iterator[None]:
+    """Refresh tokens kept in this process (no Airflow database here) must not leak from test to test."""
+    from airflow_provider_acumatica.auth.token_store import ProcessBackend
+
+    ProcessBackend._tokens.clear()
+    yield
+    ProcessBackend._tokens.clear()
