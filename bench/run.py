@@ -396,8 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if "baseline" not in args.clients:
         parser.error("the baseline is what the ratios are computed against; keep it in --clients")
-    args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.out))
+    scratch = args.out / "tmp"  # git-ignored under bench/results
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=scratch))
     started = time.monotonic()
     try:
         print(f"Clients, page size {args.page_size} ({os.cpu_count()} CPUs):", flush=True)
@@ -410,6 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not any(scratch.iterdir()):
+            scratch.rmdir()
     failures, targets = check(runs, parallel)
     report = {
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),

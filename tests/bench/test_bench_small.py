@@ -25,7 +25,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
     result: dict[str, Any] = json.loads((out / "benchmark.json").read_text())
     assert (out / "benchmark.md").read_text().startswith("| Records | Client |")
-    assert not [p.name for p in out.iterdir() if p.name.startswith("work-")]
+    assert sorted(p.name for p in out.iterdir()) == ["benchmark.json", "benchmark.md"]
     return result
 
 
