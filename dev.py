@@ -81,9 +81,9 @@ def _fingerprint(airflow_version: str) -> str:
     return digest.hexdigest()
 
 
-def airflow_environment(python: Path) -> dict[str, str]:
-    """Environment for anything that imports Airflow: our own home, no examples, our DAGs."""
-    home = AIRFLOW_HOME / python.parent.parent.name
+def airflow_environment(python: Path, purpose: str = "dev") -> dict[str, str]:
+    """Environment for anything that imports Airflow: our own home per purpose, no examples, our DAGs."""
+    home = AIRFLOW_HOME / f"{purpose}-{python.parent.parent.name.lstrip('.')}"
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
@@ -109,9 +109,11 @@ def test_suite(versions: list[str], pytest_args: list[str]) -> int:
     for version in versions:
         python = ensure_environment(version)
         print(f"\n=== Test suite on Apache Airflow {version} ===", flush=True)
+        # A fresh home per run: Variables or connections left by the demo or an earlier run must not leak in.
+        shutil.rmtree(AIRFLOW_HOME / f"tests-{python.parent.parent.name.lstrip('.')}", ignore_errors=True)
         code = _run(
             [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
-            env=airflow_environment(python),
+            env=airflow_environment(python, "tests"),
             check=False,
         )
         if code != 0:

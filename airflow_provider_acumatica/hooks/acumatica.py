@@ -30,6 +30,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaError,
 )
 from airflow_provider_acumatica.masking import scrub
+from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
 from airflow_provider_acumatica.settings import AcumaticaSettings
@@ -111,9 +112,9 @@ class AcumaticaHook(BaseHook):
             raise self._terminated_error()
         if self._session is None:
             self._session = self._new_session()
-        with self._auth_lock:
-            self.auth.ensure(self._session)
-        return self._session
+        session = self._session
+        self._ensure_signed_in(session)
+        return session
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -230,9 +231,11 @@ class AcumaticaHook(BaseHook):
     ) -> Any:
         generation = self._ensure_signed_in(session)
         response = self._send(session, method, url, kwargs, attempt)
+        self._sign_out_if_terminated(session)
         if response.status_code == 401:
             self._reauthenticate(session, generation)
             response = self._send(session, method, url, kwargs, attempt)
+            self._sign_out_if_terminated(session)
             if response.status_code == 401:
                 raise AcumaticaAuthError(
                     "Acumatica answered 401 again right after signing in anew. The user may lack API "
@@ -249,8 +252,23 @@ class AcumaticaHook(BaseHook):
 
     def _ensure_signed_in(self, session: requests.Session) -> int:
         with self._auth_lock:
+            self._refuse_if_terminated()
             self.auth.ensure(session)
             return self._auth_generation
+
+    def _refuse_if_terminated(self) -> None:
+        """Called under `_auth_lock`: once `terminate()` has signed out, no thread may sign in again."""
+        if self._terminated:
+            raise self._terminated_error()
+
+    def _sign_out_if_terminated(self, session: requests.Session) -> None:
+        """A call in flight while `terminate()` signed out may have opened a server session (a 401
+        re-login, or Basic credentials, which open one per call): sign it out too, then refuse."""
+        if not self._terminated:
+            return
+        with self._auth_lock:
+            self.auth.logout(session)
+        raise self._terminated_error()
 
     def _reauthenticate(self, session: requests.Session, seen_generation: int) -> None:
         """Sign in again once for all threads that saw the same 401; the others reuse the result."""
@@ -260,6 +278,7 @@ class AcumaticaHook(BaseHook):
                 "repeated failures lock the account. Check the connection's credentials."
             )
         with self._auth_lock:
+            self._refuse_if_terminated()
             if self._auth_generation != seen_generation:
                 return
             self.log.info("Acumatica answered 401; signing in again once and replaying the request.")
@@ -312,34 +331,35 @@ class AcumaticaHook(BaseHook):
         page_size: int = 1000,
         endpoint_version: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Raw pages of an entity list, `$top`/`$skip` until a short page; one page in memory at a time."""
+        """Pages of an entity list, each record once even while the data changes; one page in memory at a time.
+
+        Pages overlap by a few records and are joined at a record id (`paging`, docs/exactness.md).
+        """
         url = self.entity_url(entity, endpoint_version=endpoint_version)
         query = _drop_empty({"$filter": filter, "$select": select, "$expand": expand, "$custom": custom})
         missing = f"GET {entity} did not return a JSON array. Check the entity name and endpoint version."
-        return self._paged(url, query, page_size, entity, _bare_array, missing)
+        return self._paged(url, query, page_size, OffsetPlan.anchored, entity, _bare_array, missing)
 
     def _paged(
         self,
         url: str,
         query: dict[str, str],
         page_size: int,
+        plan_for: Callable[[int], OffsetPlan],
         what: str,
         rows_of: Callable[[Any], list[dict[str, Any]] | None],
         missing: str,
     ) -> Iterator[list[dict[str, Any]]]:
         """`$top`/`$skip` until a short page: Acumatica has no next link and no total count."""
         _check_page_size(page_size)
-        skip = 0
-        while True:
-            rows = rows_of(self.request_json("GET", url, params={**query, "$top": page_size, "$skip": skip}))
+
+        def fetch(request: PageRequest) -> list[dict[str, Any]]:
+            rows = rows_of(self.request_json("GET", url, params={**query, **request.params}))
             if rows is None:
                 raise MalformedResponseError(missing, http_status=200)
-            check_page_length(rows, page_size, what)
-            if rows:
-                yield rows
-            if len(rows) < page_size:
-                return
-            skip += page_size
+            return rows
+
+        yield from serial_pages(fetch, Stitcher(plan_for(page_size), what, self.log))
 
     def iter_records(
         self,
@@ -382,14 +402,14 @@ class AcumaticaHook(BaseHook):
         orderby: str | None = None,
         page_size: int = 1000,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of a generic inquiry over OData v4, paged client-side as Acumatica requires."""
+        """Pages of a generic inquiry over OData v4, by plain `$top`/`$skip`: its rows have no id to join pages at."""
         url = self.inquiry_url(inquiry)
         query = _drop_empty({"$filter": filter, "$select": select, "$orderby": orderby})
         missing = (
             f"Generic inquiry {inquiry!r} returned no OData 'value' array. Check that it is published with "
             "'Expose via OData'."
         )
-        return self._paged(url, query, page_size, inquiry, _odata_rows, missing)
+        return self._paged(url, query, page_size, OffsetPlan.plain, inquiry, _odata_rows, missing)
 
     def iter_inquiry(
         self,
@@ -466,16 +486,6 @@ def _bare_array(payload: Any) -> list[dict[str, Any]] | None:
 def _odata_rows(payload: Any) -> list[dict[str, Any]] | None:
     rows = payload.get("value") if isinstance(payload, dict) else None
     return rows if isinstance(rows, list) else None
-
-
-def check_page_length(rows: list[Any], page_size: int, what: str) -> None:
-    """More rows than `$top` means the server (or a proxy) ignored paging: `$skip` would repeat records."""
-    if len(rows) > page_size:
-        raise MalformedResponseError(
-            f"{what}: the server returned {len(rows)} rows for $top={page_size}, so $top/$skip paging cannot be "
-            "trusted and records would repeat. Check for a proxy that rewrites the query string.",
-            http_status=200,
-        )
 
 
 def _check_page_size(page_size: int) -> None:

@@ -6,15 +6,18 @@ writers, the manifest, the asset event, lineage and progress logging live here o
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
-from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.incremental import Window
 from airflow_provider_acumatica.output import (
@@ -97,7 +100,11 @@ class AcumaticaToFileOperator(BaseOperator):
         path = build_output_path(self.output_path, self.output_conn_id)
         started = datetime.now(UTC)
         progress = Progress(self.log, entity or inquiry or "Acumatica")
-        with AtomicOutput(path) as output, open_writer(self.output_format, output, schema) as writer:
+        with (
+            sigterm_signs_out(self.on_kill),
+            AtomicOutput(path) as output,
+            open_writer(self.output_format, output, schema) as writer,
+        ):
             for page in pages:
                 writer.write_page(page)
                 progress.page(len(page))
@@ -151,6 +158,32 @@ class AcumaticaToFileOperator(BaseOperator):
         inputs = [Dataset(namespace=self._lineage["namespace"], name=self._lineage["source"])]
         outputs = [Dataset(namespace=self._lineage["output_namespace"], name=self._lineage["output_name"])]
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+@contextmanager
+def sigterm_signs_out(on_kill: Callable[[], None]) -> Iterator[None]:
+    """Where nothing handles SIGTERM, make it run `on_kill` and fail the task, so the output is discarded.
+
+    Airflow 3.0's task runner leaves SIGTERM at its default: a kill (mark-failed, a lost heartbeat) ends
+    the process at once, `on_kill` never runs, the API seat stays taken until the server's idle timeout
+    and the temporary file stays. Later task runners (3.3 checked) and `airflow dags test` install their
+    own handler, which is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        on_kill()
+        raise AcumaticaError(
+            "The task received SIGTERM: its Acumatica sessions are signed out and the unfinished output is discarded."
+        )
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def flat_manifest(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,12 @@ No authentication, never faulted, never counted in the stats.
 * `GET /_sandbox/stats`: counters, seats, sessions and the current fault settings.
 * `GET /_sandbox/config`: the settings a client needs, including the sandbox's public credentials.
 * `POST /_sandbox/faults`: change fault settings, e.g. `{"rate_429": 0.2}`; 400 on unknown keys or bad values.
-* `POST /_sandbox/reset`: drop every session, token and counter; `{"faults": true}` also restores the faults.
+* `POST /_sandbox/reset`: drop every session, token, counter and change stream; `{"faults": true}` also restores
+  the faults.
 * `POST /_sandbox/changes`: `{entity, inserts, updates, deletes, seed}`, edits the data as a user would.
+* `POST /_sandbox/change_stream`: `{entity, every, inserts, updates, deletes, seed}`, the same edits before every
+  `every`-th list request to the entity, to disturb a pull in flight reproducibly; `every: 0` stops it.
+  `GET /_sandbox/change_stream` reports what each stream did (see `change_stream`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams, parse_settings
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
@@ -27,6 +32,7 @@ CHANGE_COUNTS = ("inserts", "updates", "deletes")
 class SandboxControl(Protocol):
     config: SandboxConfig
     store: DataStore
+    change_streams: ChangeStreams
 
     def snapshot(self) -> dict[str, Any]: ...
 
@@ -76,6 +82,8 @@ class AdminRoutes:
             return Response.json(self._sandbox.snapshot())
         if action == "config":
             return Response.json(config_view(self._sandbox.config))
+        if action == "change_stream":
+            return Response.json(self._sandbox.change_streams.status())
         return Response.json({"message": f"No admin route GET /_sandbox/{action}."}, status=404)
 
     def post(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -89,6 +97,8 @@ class AdminRoutes:
             return self._reset(body)
         if action == "changes":
             return self._changes(body)
+        if action == "change_stream":
+            return self._change_stream(body)
         return Response.json({"message": f"No admin route POST /_sandbox/{action}."}, status=404)
 
     def _faults(self, body: dict[str, Any]) -> Response:
@@ -120,3 +130,10 @@ class AdminRoutes:
         except (KeyError, ValueError) as exc:
             return bad_request(f"Cannot apply the changes: {exc}")
         return Response.json(result)
+
+    def _change_stream(self, body: dict[str, Any]) -> Response:
+        try:
+            entity, settings = parse_settings(body)
+        except (TypeError, ValueError) as exc:
+            return bad_request(str(exc))
+        return Response.json(self._sandbox.change_streams.set(entity, settings))

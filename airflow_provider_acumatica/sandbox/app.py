@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow_provider_acumatica.sandbox.admin import AdminRoutes
 from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
+from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.contract import ContractApi
 from airflow_provider_acumatica.sandbox.data import DataStore
@@ -85,6 +86,7 @@ class SandboxApp:
             default_count=config.records,
             changes_per_hour=config.changes_per_hour,
         )
+        self.change_streams = ChangeStreams(self.store)
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -104,9 +106,10 @@ class SandboxApp:
         return self.injector.update(changes)
 
     def reset(self, faults: bool = False) -> None:
-        """Forget every session, token and counter; with `faults`, also go back to the configured faults."""
+        """Forget every session, token, counter and change stream; with `faults`, also restore the configured faults."""
         self.identity.reset()
         self.stats.reset()
+        self.change_streams.clear()
         if faults:
             self.injector.replace(self.config.faults)
 
@@ -230,7 +233,7 @@ class SandboxApp:
                 "contract",
                 Kind.DATA,
                 r"/entity(?!/auth(?:/|$))(?:/.*)?",
-                **dict.fromkeys(DATA_METHODS, plain(contract.handle)),
+                **dict.fromkeys(DATA_METHODS, plain(self.change_streams.before(contract.handle))),
             ),
         ]
 

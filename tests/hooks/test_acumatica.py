@@ -12,6 +12,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaAuthError,
     AcumaticaConfigError,
     AcumaticaCredentialsError,
+    AcumaticaError,
     AcumaticaLoginLimitError,
 )
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
@@ -311,3 +312,24 @@ def test_auth_error_when_the_server_keeps_rejecting(monkeypatch: pytest.MonkeyPa
     sandbox.set_faults(token_expire_after_requests=0)
     with connect(monkeypatch, sandbox, "oauth2_password") as hook, pytest.raises(AcumaticaAuthError):
         hook.request_json("GET", hook.entity_url("Customer"))
+
+
+@pytest.mark.parametrize("auth_type", ["session", "oauth2_password", "basic", "api_key"])
+def test_a_call_in_flight_when_terminated_opens_no_seat(
+    monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, auth_type: str
+) -> None:
+    """`on_kill` signs out while a page is on the wire: the answer (401, or a new Basic session) must not
+    leave a seat behind, and the hook must not sign in again."""
+    hook = connect(monkeypatch, sandbox, auth_type)
+    hook.request_json("GET", hook.entity_url("Customer"), params={"$top": 1})
+    send = hook._send
+
+    def terminated_mid_call(*args: Any) -> Any:
+        hook.terminate()
+        return send(*args)
+
+    monkeypatch.setattr(hook, "_send", terminated_mid_call)
+    with pytest.raises(AcumaticaError, match="was terminated"):
+        hook.request_json("GET", hook.entity_url("Customer"), params={"$top": 1})
+    assert sandbox.stats()["seats_in_use"] == 0
+    assert hook.auth.stats.auth_requests <= 1

@@ -189,15 +189,26 @@ def test_other_hosts_are_refused(hook: AcumaticaHook) -> None:
 
 
 def test_paging_stops_on_a_short_page(hook: AcumaticaHook, requests_mock: rm.Mocker) -> None:
+    """Page 1 starts one record early (the overlap it is joined at), and its response is short."""
     requests_mock.post(TOKEN_URL, token_responses("tok-one"))
-    pages = requests_mock.get(ORDERS, [{"json": [{"n": 1}, {"n": 2}]}, {"json": [{"n": 3}]}])
+    orders = [{"id": f"id-{n}", "n": n} for n in (1, 2, 3)]
+    pages = requests_mock.get(ORDERS, [{"json": orders[:2]}, {"json": orders[1:]}])
     records = list(hook.iter_records("SalesOrder", page_size=2, filter="Status eq 'Open'", select="OrderNbr"))
-    assert records == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert records == orders
     queries = [request.url.split("?", 1)[1] for request in pages.request_history]
     assert queries == [
         "$filter=Status%20eq%20'Open'&$select=OrderNbr&$top=2&$skip=0",
-        "$filter=Status%20eq%20'Open'&$select=OrderNbr&$top=2&$skip=2",
+        "$filter=Status%20eq%20'Open'&$select=OrderNbr&$top=3&$skip=1",
     ]
+
+
+def test_generic_inquiries_page_by_plain_offsets(hook: AcumaticaHook, requests_mock: rm.Mocker) -> None:
+    """OData rows have no id to join pages at, so an inquiry keeps plain `$top`/`$skip`."""
+    requests_mock.post(TOKEN_URL, token_responses("tok-one"))
+    answers = [{"json": {"value": [{"n": 1}, {"n": 2}]}}, {"json": {"value": [{"n": 3}]}}]
+    pages = requests_mock.get(f"{BASE}/t/Company/api/odata/gi/Orders", answers)
+    assert list(hook.iter_inquiry("Orders", page_size=2)) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert [request.url.split("?", 1)[1] for request in pages.request_history] == ["$top=2&$skip=0", "$top=2&$skip=2"]
 
 
 def test_query_encoding_keeps_plus_signs_distinct_from_spaces() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaCo
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 from airflow_provider_acumatica.operators.partitions import PageStream
+from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher
 from airflow_provider_acumatica.retry_policy import MalformedResponseError
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from tests.connections import use_connection
@@ -167,18 +169,27 @@ def test_parallelism_is_checked_when_the_dag_is_parsed(tmp_path: Path, value: An
         extract(tmp_path, "out.jsonl", parallelism=value)
 
 
+def listed(count: int) -> list[dict[str, Any]]:
+    return [{"id": f"id-{n}", "n": n} for n in range(count)]
+
+
+def stitcher(page_size: int) -> Stitcher:
+    return Stitcher(OffsetPlan.anchored(page_size), "Test", logging.getLogger(__name__))
+
+
 def test_page_stream_holds_a_bounded_number_of_pages() -> None:
     """With a slow first page, the other sessions stop after 2k - 1 claimed pages instead of racing ahead."""
+    records = listed(50)
     claimed: list[int] = []
     release = threading.Event()
 
-    def fetch(number: int) -> list[dict[str, Any]]:
-        claimed.append(number)
-        if number == 0:
+    def fetch(request: PageRequest) -> list[dict[str, Any]]:
+        claimed.append(request.number)
+        if request.number == 0:
             release.wait(5)
-        return [{"n": number}] if number < 50 else []
+        return records[request.skip : request.skip + request.top]
 
-    with PageStream([fetch] * 3, page_size=1) as pages:
+    with PageStream([fetch] * 3, stitcher(1)) as pages:
         time.sleep(0.2)
         assert sorted(claimed) == [0, 1, 2, 3, 4]
         release.set()
@@ -187,15 +198,44 @@ def test_page_stream_holds_a_bounded_number_of_pages() -> None:
 
 
 def test_page_stream_stops_the_workers_when_the_caller_stops_early() -> None:
+    records = listed(1000)
     fetched: list[int] = []
 
-    def fetch(number: int) -> list[dict[str, Any]]:
-        fetched.append(number)
-        return [{"n": number}]
+    def fetch(request: PageRequest) -> list[dict[str, Any]]:
+        fetched.append(request.number)
+        return records[request.skip : request.skip + request.top]
 
-    with PageStream([fetch, fetch], page_size=1) as pages:
+    with PageStream([fetch, fetch], stitcher(1)) as pages:
         first = next(iter(pages))
-    assert first == [{"n": 0}]
+    assert first == [{"id": "id-0", "n": 0}]
     count = len(fetched)
     time.sleep(0.05)
     assert len(fetched) == count <= 4
+
+
+def test_the_caller_fetches_on_when_a_re_fetched_page_is_no_longer_the_last() -> None:
+    """Page 1 comes back short without its anchor, so the worker stops; by the re-fetch, records were added and
+    the page is full, so the caller's thread fetches the pages after it on the first session."""
+    keys = [f"r{n:02d}" for n in range(15)]
+    requests: list[tuple[PageRequest, str]] = []
+
+    def fetch(request: PageRequest) -> list[dict[str, Any]]:
+        if len(requests) == 1:
+            del keys[7:10]
+        if len(requests) == 2:
+            keys.extend(f"n{n:02d}" for n in range(20))
+        requests.append((request, threading.current_thread().name))
+        return [{"id": key} for key in keys[request.skip : request.skip + request.top]]
+
+    with PageStream([fetch], Stitcher(OffsetPlan(10, 1), "Test", logging.getLogger(__name__))) as pages:
+        handed = [row["id"] for page in pages for row in page]
+    assert handed == [f"r{n:02d}" for n in range(15)] + [f"n{n:02d}" for n in range(20)]
+    assert [(r.number, r.skip, r.top) for r, _ in requests] == [
+        (0, 0, 10),
+        (1, 9, 11),
+        (1, 8, 12),
+        (1, 6, 14),
+        (2, 19, 11),
+        (3, 29, 11),
+    ]
+    assert [thread for _, thread in requests] == ["acumatica-pages-0"] * 2 + [threading.main_thread().name] * 4
