@@ -72,3 +72,7 @@ class AcumaticaApiError(AcumaticaError):
             "exception_type": self.exception_type,
             "field_errors": self.field_errors,
         }
+
+
+class AcumaticaDataChangedError(AcumaticaError):
+    """So many records left the result during the pull that no page boundary could be found again."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_acumatica.exceptions import AcumaticaError
+from airflow_provider_acumatica.exceptions import AcumaticaDataChangedError
 from airflow_provider_acumatica.retry_policy import MalformedResponseError
 
 Page = list[dict[str, Any]]
@@ -34,10 +34,6 @@ MAX_OVERLAP = 8
 """Records a page re-reads from the page before: 0.8% more at the default page size of 1000."""
 MAX_WIDENINGS = 8
 """Re-fetches of one page, each with twice the overlap: at most 256 * MAX_OVERLAP records extra."""
-
-
-class AcumaticaDataChangedError(AcumaticaError):
-    """So many records left the result during the pull that no page boundary could be found again."""
 
 
 @dataclass(frozen=True)

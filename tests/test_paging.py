@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_acumatica.exceptions import AcumaticaDataChangedError
 from airflow_provider_acumatica.paging import (
     MAX_WIDENINGS,
-    AcumaticaDataChangedError,
     OffsetPlan,
     Page,
     PageRequest,
