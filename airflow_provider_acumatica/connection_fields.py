@@ -75,7 +75,13 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField("locale", "Locale", "Locale for a cookie session, e.g. EN-US.", placeholder="EN-US"),
     ExtraField("endpoint_name", "Endpoint name", "Web service endpoint name.", default="Default"),
     ExtraField("endpoint_version", "Endpoint version", "Web service endpoint version.", default="24.200.001"),
-    ExtraField("token_path", "Token path", "OAuth token path.", default="/identity/connect/token"),
+    # No default value: Airflow's UI masks the values of fields whose name contains "token", so a default
+    # would show, and be saved, as "***". The settings default it when it is left empty.
+    ExtraField(
+        "token_path",
+        "Token path",
+        "OAuth token path; empty means /identity/connect/token (older published docs: /oauth/token).",
+    ),
     ExtraField("authorize_path", "Authorize path", "OAuth authorize path.", default="/identity/connect/authorize"),
     ExtraField("login_path", "Login path", "Cookie session sign-in path.", default="/entity/auth/login"),
     ExtraField("logout_path", "Logout path", "Sign-out path.", default="/entity/auth/logout"),

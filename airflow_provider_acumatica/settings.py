@@ -216,6 +216,11 @@ def is_loopback(hostname: str) -> bool:
 
 def _path(extra: Mapping[str, Any], key: str, default: str) -> str:
     value = _text(extra, key) or default
+    if value.strip("/") == "***":
+        raise AcumaticaConfigError(
+            f"{key} is '***', Airflow's mask for values of fields named like secrets, saved back by a form. "
+            f"Clear the field (the default is {default})."
+        )
     if "://" in value:
         raise AcumaticaConfigError(
             f"{key} must be a path relative to the instance URL (e.g. {default}), not a full URL."

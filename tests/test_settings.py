@@ -79,6 +79,7 @@ def test_connection_object_with_legacy_prefixed_and_empty_extras() -> None:
         ("https://erp.example.com", {"login_field_names": "{oops"}, "must be a JSON object"),
         ("https://erp.example.com", {"login_field_names": {"user": "username"}}, "unknown keys ['user']"),
         ("https://erp.example.com", {"token_path": "https://evil.example.com/t"}, "not a full URL"),
+        ("https://erp.example.com", {"token_path": "***"}, "Clear the field"),
         ("https://erp.example.com", {"client_id": "no-tenant-suffix"}, "GUID@Tenant"),
     ],
 )
