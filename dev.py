@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent
 NEWEST_AIRFLOW = "3.3.2"
 OLDEST_AIRFLOW = "3.0.0"
 ENVIRONMENTS = {NEWEST_AIRFLOW: ROOT / ".venv", OLDEST_AIRFLOW: ROOT / ".venv-airflow-3.0"}
-# What Airflow's own constraints pinned for that release: universal-pathlib 0.3 breaks ObjectStoragePath on 3.0.
-PINS = {OLDEST_AIRFLOW: ["universal-pathlib<0.3"]}
+# Within what Airflow's own constraints pinned for that release: universal-pathlib 0.3 breaks ObjectStoragePath
+# on 3.0, and FastAPI 0.116+ (with the Cadwyn it pulls) stops 3.0.0's api-server from starting.
+PINS = {OLDEST_AIRFLOW: ["universal-pathlib<0.3", "fastapi<0.116"]}
 AIRFLOW_HOME = ROOT / ".airflow"
 
 

@@ -1,0 +1,223 @@
+"""Airflow 3 as it is deployed: scheduler, dag-processor, triggerer and api-server as separate processes.
+
+They share one PostgreSQL metadata database and are configured only through `AIRFLOW__…`
+environment variables, as in a container deployment. The LocalExecutor runs each task in a process
+forked from the scheduler, which reaches the api-server's Execution API over HTTP for connections,
+XComs and state, exactly as a remote worker would. DAG runs are driven through the public REST API.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from tests.deployment.processes import ManagedProcess, free_port
+
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+CLI_TIMEOUT = 180
+HTTP_TIMEOUT = 10
+POLL_SECONDS = 1.0
+PROBLEM_STATES = {"failed", "up_for_retry", "upstream_failed"}
+LOG_TAIL_CHARS = 6000
+
+
+class DeploymentError(AssertionError):
+    """The deployment or a DAG run in it did not do what it should; the message says what each part did."""
+
+
+class AirflowDeployment:
+    """An Airflow home under `root` whose components run until `stop()`."""
+
+    def __init__(self, root: Path, database_url: str, dags_folder: Path) -> None:
+        self.home = root / "airflow-home"
+        self.output_folder = root / "component-output"
+        self.api_port = free_port()
+        self.environment = self._environment(database_url, dags_folder)
+        self._components: list[ManagedProcess] = []
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def logs_folder(self) -> Path:
+        return self.home / "logs"
+
+    def _environment(self, database_url: str, dags_folder: Path) -> dict[str, str]:
+        """Nothing inherited from the developer's Airflow settings; the same settings for every component."""
+        inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "_AIRFLOW"))}
+        return {
+            **inherited,
+            # gunicorn and the Simple auth manager write under HOME: keep that inside the test's folder.
+            "HOME": str(self.home.parent),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+            # Airflow 3.0 puts `iss: null` into its tokens when no issuer is set, which PyJWT 2.10+ refuses to sign.
+            "AIRFLOW__API_AUTH__JWT_ISSUER": "airflow-provider-acumatica-deployment-test",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+            # Only the runs the test triggers: no scheduled run competing for the pool and the seats.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        }
+
+    def cli(self, *args: str) -> str:
+        """Run `airflow <args>` against this deployment, as an operator types it; its stdout."""
+        completed = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.environment,
+            cwd=self.home.parent,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise DeploymentError(f"airflow {' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stderr}")
+        return completed.stdout
+
+    def start(self) -> None:
+        commands = {name: [name] for name in COMPONENTS}
+        commands["api-server"] += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+        for name, args in commands.items():
+            self._components.append(
+                ManagedProcess(
+                    name,
+                    [sys.executable, "-m", "airflow", *args],
+                    env=self.environment,
+                    output_path=self.output_folder / f"{name}.log",
+                    cwd=self.home.parent,
+                )
+            )
+
+    def stop(self) -> None:
+        for component in self._components:
+            component.stop()
+
+    def describe_components(self) -> str:
+        return "\n".join(component.describe() for component in self._components)
+
+    def dead_components(self) -> list[str]:
+        return [component.name for component in self._components if not component.running()]
+
+    def component_output(self) -> str:
+        """Everything the components printed to stdout and stderr."""
+        return "\n".join(component.output() for component in self._components)
+
+    def task_logs(self) -> str:
+        """Every file under the logs folder: task logs and the components' own log files."""
+        files = sorted(path for path in self.logs_folder.rglob("*") if path.is_file())
+        return "\n".join(path.read_text(errors="replace") for path in files)
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+        """The log files of every attempt of one task instance."""
+        folder = self.logs_folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            folder /= f"map_index={map_index}"
+        attempts = sorted(folder.glob("attempt=*.log"))
+        return "\n".join(path.read_text(errors="replace")[-LOG_TAIL_CHARS:] for path in attempts) or "(no log file)"
+
+
+class AirflowApi:
+    """The public REST API (`/api/v2`), with a token from the Simple auth manager's all-admins mode."""
+
+    def __init__(self, deployment: AirflowDeployment) -> None:
+        self.deployment = deployment
+        self.session = requests.Session()
+
+    def wait_until_healthy(self, timeout: float) -> None:
+        """Until the api-server answers and has seen a heartbeat of the scheduler, dag-processor and triggerer."""
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] | str = "no answer yet"
+        while not _all_healthy(health):
+            if time.monotonic() > deadline or self.deployment.dead_components():
+                raise DeploymentError(f"Airflow is not healthy: {health}\n{self.deployment.describe_components()}")
+            time.sleep(POLL_SECONDS)
+            health = self._health()
+        token = self.session.get(f"{self.deployment.api_url}/auth/token", timeout=HTTP_TIMEOUT)
+        token.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def _health(self) -> dict[str, Any] | str:
+        try:
+            answer = self.session.get(f"{self.deployment.api_url}/api/v2/monitor/health", timeout=HTTP_TIMEOUT)
+        except requests.ConnectionError as error:
+            return f"api-server not reachable ({error.__class__.__name__})"
+        return dict(answer.json()) if answer.ok else f"HTTP {answer.status_code}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self.session.request(method, f"{self.deployment.api_url}/api/v2{path}", timeout=HTTP_TIMEOUT, **kwargs)
+        if not answer.ok:
+            raise DeploymentError(f"{method} /api/v2{path}: HTTP {answer.status_code} {answer.text}")
+        return answer.json()
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float) -> None:
+        """Until the dag-processor has parsed and serialized every one of them."""
+        deadline = time.monotonic() + timeout
+        while missing := sorted(set(dag_ids) - self._known_dags()):
+            if time.monotonic() > deadline:
+                errors = self.call("GET", "/importErrors")
+                raise DeploymentError(f"DAGs never appeared: {missing}; import errors: {errors}")
+            time.sleep(POLL_SECONDS)
+
+    def _known_dags(self) -> set[str]:
+        return {dag["dag_id"] for dag in self.call("GET", "/dags", params={"limit": 100})["dags"]}
+
+    def unpause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, logical_date: str | None, conf: dict[str, Any]) -> str:
+        run = self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf})
+        return str(run["dag_run_id"])
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return list(answer["task_instances"])
+
+    def wait_for_success(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        """The finished run; fails as soon as a task fails or is up for retry, with the logs of what went wrong."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run: dict[str, Any] = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] == "success":
+                return run
+            tasks = self.task_instances(dag_id, run_id)
+            problems = [task for task in tasks if task["state"] in PROBLEM_STATES]
+            if run["state"] == "failed" or problems or time.monotonic() > deadline or self.deployment.dead_components():
+                raise DeploymentError(self._failure_report(run, tasks, timeout))
+            time.sleep(POLL_SECONDS)
+
+    def _failure_report(self, run: dict[str, Any], tasks: list[dict[str, Any]], timeout: float) -> str:
+        dag_id, run_id = run["dag_id"], run["dag_run_id"]
+        lines = [f"{dag_id} run {run_id} is {run['state']} (waited at most {timeout:.0f} s). Task instances:"]
+        lines += [f"  {task['task_id']}[{task['map_index']}]: {task['state']}" for task in tasks]
+        for task in tasks:
+            if task["state"] != "success":
+                log = self.deployment.task_log(dag_id, run_id, task["task_id"], task["map_index"])
+                lines.append(f"--- log of {task['task_id']}[{task['map_index']}]:\n{log}")
+        lines.append(self.deployment.describe_components())
+        return "\n".join(lines)
+
+
+def _all_healthy(health: dict[str, Any] | str) -> bool:
+    if isinstance(health, str):
+        return False
+    parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
