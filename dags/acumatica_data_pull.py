@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import Asset, Param, dag, get_current_context, task
+from airflow.providers.common.compat.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
@@ -99,6 +99,9 @@ def acumatica_data_pull() -> None:
 
     extracts = AcumaticaExtractOperator.partial(
         task_id="extract",
+        # The operator's default alias, declared so that the dag-processor registers it: left to the mapped
+        # tasks, the first ones to finish at the same time both insert it and one fails on a unique key.
+        outlets=[AssetAlias("acumatica:acumatica_data_pull.extract")],
         incremental_field="auto",
         page_size=1000,
         execution_timeout=timedelta(hours=2),

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from tests.deployment.processes import ManagedProcess, free_port
+from tests.deployment.processes import ManagedProcess, free_port, stop_all
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 CLI_TIMEOUT = 180
@@ -56,7 +56,7 @@ class AirflowDeployment:
         inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "_AIRFLOW"))}
         return {
             **inherited,
-            # gunicorn and the Simple auth manager write under HOME: keep that inside the test's folder.
+            # The log servers' gunicorn puts its control socket under HOME: keep it inside the test's folder.
             "HOME": str(self.home.parent),
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -66,7 +66,6 @@ class AirflowDeployment:
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__BASE_URL": self.api_url,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
             # Airflow 3.0 puts `iss: null` into its tokens when no issuer is set, which PyJWT 2.10+ refuses to sign.
             "AIRFLOW__API_AUTH__JWT_ISSUER": "airflow-provider-acumatica-deployment-test",
@@ -78,8 +77,8 @@ class AirflowDeployment:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
 
-    def cli(self, *args: str) -> str:
-        """Run `airflow <args>` against this deployment, as an operator types it; its stdout."""
+    def cli(self, *args: str) -> None:
+        """Run `airflow <args>` against this deployment, as an operator types it."""
         completed = subprocess.run(
             [sys.executable, "-m", "airflow", *args],
             env=self.environment,
@@ -91,7 +90,6 @@ class AirflowDeployment:
         )
         if completed.returncode != 0:
             raise DeploymentError(f"airflow {' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stderr}")
-        return completed.stdout
 
     def start(self) -> None:
         commands = {name: [name] for name in COMPONENTS}
@@ -108,8 +106,7 @@ class AirflowDeployment:
             )
 
     def stop(self) -> None:
-        for component in self._components:
-            component.stop()
+        stop_all(self._components)
 
     def describe_components(self) -> str:
         return "\n".join(component.describe() for component in self._components)
@@ -127,12 +124,12 @@ class AirflowDeployment:
         return "\n".join(path.read_text(errors="replace") for path in files)
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-        """The log files of every attempt of one task instance."""
+        """The end of the log file of every attempt of one task instance; empty if it never started."""
         folder = self.logs_folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         if map_index >= 0:
             folder /= f"map_index={map_index}"
         attempts = sorted(folder.glob("attempt=*.log"))
-        return "\n".join(path.read_text(errors="replace")[-LOG_TAIL_CHARS:] for path in attempts) or "(no log file)"
+        return "\n".join(path.read_text(errors="replace")[-LOG_TAIL_CHARS:] for path in attempts)
 
 
 class AirflowApi:
@@ -141,6 +138,12 @@ class AirflowApi:
     def __init__(self, deployment: AirflowDeployment) -> None:
         self.deployment = deployment
         self.session = requests.Session()
+
+    def __enter__(self) -> AirflowApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.session.close()
 
     def wait_until_healthy(self, timeout: float) -> None:
         """Until the api-server answers and has seen a heartbeat of the scheduler, dag-processor and triggerer."""
@@ -151,9 +154,15 @@ class AirflowApi:
                 raise DeploymentError(f"Airflow is not healthy: {health}\n{self.deployment.describe_components()}")
             time.sleep(POLL_SECONDS)
             health = self._health()
-        token = self.session.get(f"{self.deployment.api_url}/auth/token", timeout=HTTP_TIMEOUT)
-        token.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def sign_in(self) -> None:
+        """`GET /auth/token` hands out an admin token without credentials in all-admins mode (3.0 to 3.3)."""
+        answer = self.session.get(f"{self.deployment.api_url}/auth/token", timeout=HTTP_TIMEOUT)
+        if not answer.ok:
+            raise DeploymentError(
+                f"GET /auth/token: HTTP {answer.status_code}\n{self.deployment.describe_components()}"
+            )
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def _health(self) -> dict[str, Any] | str:
         try:
@@ -192,25 +201,28 @@ class AirflowApi:
         return list(answer["task_instances"])
 
     def wait_for_success(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
-        """The finished run; fails as soon as a task fails or is up for retry, with the logs of what went wrong."""
-        deadline = time.monotonic() + timeout
+        """The finished run; fails as soon as a task fails or is up for retry, with the logs of what went wrong.
+
+        Nothing should ever be retried here: the sandbox injects no faults, so a retry is a bug.
+        """
+        started = time.monotonic()
         while True:
             run: dict[str, Any] = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
             if run["state"] == "success":
                 return run
             tasks = self.task_instances(dag_id, run_id)
-            problems = [task for task in tasks if task["state"] in PROBLEM_STATES]
-            if run["state"] == "failed" or problems or time.monotonic() > deadline or self.deployment.dead_components():
-                raise DeploymentError(self._failure_report(run, tasks, timeout))
+            gave_up = run["state"] == "failed" or time.monotonic() - started > timeout
+            if gave_up or any(task["state"] in PROBLEM_STATES for task in tasks) or self.deployment.dead_components():
+                raise DeploymentError(self._failure_report(run, tasks, time.monotonic() - started))
             time.sleep(POLL_SECONDS)
 
-    def _failure_report(self, run: dict[str, Any], tasks: list[dict[str, Any]], timeout: float) -> str:
+    def _failure_report(self, run: dict[str, Any], tasks: list[dict[str, Any]], waited: float) -> str:
         dag_id, run_id = run["dag_id"], run["dag_run_id"]
-        lines = [f"{dag_id} run {run_id} is {run['state']} (waited at most {timeout:.0f} s). Task instances:"]
+        lines = [f"{dag_id} run {run_id} is {run['state']} after {waited:.0f} s. Task instances:"]
         lines += [f"  {task['task_id']}[{task['map_index']}]: {task['state']}" for task in tasks]
         for task in tasks:
-            if task["state"] != "success":
-                log = self.deployment.task_log(dag_id, run_id, task["task_id"], task["map_index"])
+            log = self.deployment.task_log(dag_id, run_id, task["task_id"], task["map_index"])
+            if task["state"] != "success" and log:
                 lines.append(f"--- log of {task['task_id']}[{task['map_index']}]:\n{log}")
         lines.append(self.deployment.describe_components())
         return "\n".join(lines)

@@ -7,6 +7,8 @@ PostgreSQL backends). Its stdout and stderr go to one file, which the test reads
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +19,8 @@ import psutil
 
 STOP_TIMEOUT = 20.0
 TAIL_CHARS = 4000
+MAX_ERROR_LINES = 20
+ERROR_LINE = re.compile(r"\b(ERROR|error|CRITICAL|Traceback)\b")
 
 
 class ManagedProcess:
@@ -38,25 +42,47 @@ class ManagedProcess:
         return self.output_path.read_text(errors="replace")
 
     def describe(self) -> str:
-        """Its state and the end of its output, for failure messages."""
+        """Its state, its last error lines (often far from the end) and the end of its output, for failure messages."""
         state = "running" if self.running() else f"exited with {self._popen.returncode}"
-        return f"--- {self.name} ({state}), last output:\n{self.output()[-TAIL_CHARS:]}"
+        output = self.output()
+        errors = [line for line in output.splitlines() if ERROR_LINE.search(line)][-MAX_ERROR_LINES:]
+        return "\n".join([f"--- {self.name} ({state}), error lines:", *errors, "last output:", output[-TAIL_CHARS:]])
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM to the process and all its descendants for a clean shutdown; SIGKILL to any left after `timeout`."""
-        family = self._family()
-        _send(family, signal.SIGTERM)
-        survivors = _wait_for_exit(family, timeout)
-        _send(survivors, signal.SIGKILL)
-        _wait_for_exit(survivors, timeout)
-        self._popen.wait(timeout)
+        stop_all([self], timeout)
 
-    def _family(self) -> list[psutil.Process]:
+    def family(self) -> list[psutil.Process]:
+        """The process itself first, then its descendants and whatever else is left in its process group.
+
+        The group catches the children of a component that already died (they are no longer its descendants).
+        """
         try:
             leader = psutil.Process(self._popen.pid)
-            return [leader, *leader.children(recursive=True)]
+            members = [leader, *leader.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+        return members + [process for process in psutil.process_iter() if _in_group(process, leader.pid, members)]
+
+    def reap(self, timeout: float) -> None:
+        self._popen.wait(timeout)
+
+
+def stop_all(processes: list[ManagedProcess], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM to each at once, so each shuts its own children down; SIGKILL to anything left after `timeout`."""
+    families = [process.family() for process in processes]
+    _send([family[0] for family in families if family], signal.SIGTERM)
+    survivors = _wait_for_exit([member for family in families for member in family], timeout)
+    _send(survivors, signal.SIGKILL)
+    _wait_for_exit(survivors, timeout)
+    for process in processes:
+        process.reap(timeout)
+
+
+def _in_group(process: psutil.Process, group: int, known: list[psutil.Process]) -> bool:
+    try:
+        return process not in known and os.getpgid(process.pid) == group
+    except ProcessLookupError:
+        return False
 
 
 def _send(processes: list[psutil.Process], signal_number: int) -> None:
@@ -79,7 +105,7 @@ def _wait_for_exit(processes: list[psutil.Process], timeout: float) -> list[psut
 
 def _alive(process: psutil.Process) -> bool:
     try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

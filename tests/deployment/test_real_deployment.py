@@ -83,11 +83,13 @@ def deployment(
 
 
 @pytest.fixture(scope="module")
-def api(deployment: AirflowDeployment) -> AirflowApi:
-    client = AirflowApi(deployment)
-    client.wait_until_healthy(STARTUP_TIMEOUT)
-    client.wait_for_dags([DATA_PULL, TOKEN_CHECK], STARTUP_TIMEOUT)
-    return client
+def api(deployment: AirflowDeployment) -> Iterator[AirflowApi]:
+    """A REST client once every component is up and the dag-processor has serialized the example DAGs."""
+    with AirflowApi(deployment) as client:
+        client.wait_until_healthy(STARTUP_TIMEOUT)
+        client.sign_in()
+        client.wait_for_dags([DATA_PULL, TOKEN_CHECK], STARTUP_TIMEOUT)
+        yield client
 
 
 @pytest.fixture(scope="module")
