@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from . import catalog, generate, shape
 from .filters import CompiledFilter, TimeRange
@@ -402,6 +402,35 @@ def _merge(target: dict[str, Any], changes: Mapping[str, Any]) -> None:
             target[name] = value
 
 
+ChangeKind = Literal["inserted", "updated", "deleted"]
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One write as the store saw it, with the entity frozen just before and just after.
+
+    Listeners (deleted-record tracking, push notifications) read old and new states from the two snapshots;
+    building a record view is left to them, so a listener that needs only the id costs nothing more.
+    """
+
+    entity: str
+    index: int
+    record_id: str
+    kind: ChangeKind
+    at_ms: int
+    before: Snapshot
+    after: Snapshot
+
+    def before_view(self) -> RecordView | None:
+        return self.before.view(self.index) if self.before.live(self.index) else None
+
+    def after_view(self) -> RecordView | None:
+        return self.after.view(self.index) if self.after.live(self.index) else None
+
+
+ChangeListener = Callable[[RecordChange], None]
+
+
 @dataclass
 class _CacheEntry:
     events: int
@@ -433,6 +462,18 @@ class DataStore:
         self._lock = threading.RLock()
         self._states: dict[str, _EntityState] = {}
         self._cache: OrderedDict[tuple[Any, ...], _CacheEntry] = OrderedDict()
+        self._listeners: list[ChangeListener] = []
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call `listener` after every write that inserts, updates or deletes a live record.
+
+        It runs inside the store's lock, in write order, so it must be quick and must not write itself."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: ChangeListener) -> None:
+        with self._lock:
+            self._listeners.remove(listener)
 
     def now_ms(self) -> int:
         return to_ms(self.clock())
@@ -454,18 +495,20 @@ class DataStore:
         """Freeze an entity at `at` (epoch ms, default now) for a consistent multi-record read."""
         state = self._state(entity)
         with self._lock:
-            moment = self.now_ms() if at is None else at
-            state.materialize(moment)
-            return Snapshot(
-                state=state,
-                at=moment,
-                events=bisect.bisect_right(state.ev_time, moment),
-                changes=len(state.changes),
-                next_index=state.next_index,
-                overlay=state.overlay,
-                deleted=state.deleted,
-                key_index=state.key_index,
-            )
+            return self._freeze(state, self.now_ms() if at is None else at)
+
+    def _freeze(self, state: _EntityState, moment: int) -> Snapshot:
+        state.materialize(moment)
+        return Snapshot(
+            state=state,
+            at=moment,
+            events=bisect.bisect_right(state.ev_time, moment),
+            changes=len(state.changes),
+            next_index=state.next_index,
+            overlay=state.overlay,
+            deleted=state.deleted,
+            key_index=state.key_index,
+        )
 
     def count(self, entity: str) -> int:
         """Live records of an entity right now."""
@@ -576,11 +619,28 @@ class DataStore:
         with self._lock:
             if index is None:
                 index = state.next_index
-                state.next_index += 1
             self._put(state, index, build(index))
             return index
 
     def _put(self, state: _EntityState, index: int, overlay: Overlay) -> None:
+        """Store a record's overlay; an index at the end inserts. Listeners see the entity before and after."""
+        before = self._freeze(state, self.now_ms()) if self._listeners else None
+        state.next_index = max(state.next_index, index + 1)
+        self._store_overlay(state, index, overlay)
+        if before is not None:
+            self._notify(state, index, before)
+
+    def _notify(self, state: _EntityState, index: int, before: Snapshot) -> None:
+        after = self._freeze(state, max(before.at, self.now_ms()))
+        was, now = before.live(index), after.live(index)
+        if not was and not now:
+            return
+        kind: ChangeKind = "updated" if was and now else ("inserted" if now else "deleted")
+        change = RecordChange(state.entity.name, index, state.guid(index), kind, after.at, before, after)
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _store_overlay(self, state: _EntityState, index: int, overlay: Overlay) -> None:
         previous = state.overlay.get(index)
         state.overlay = {**state.overlay, index: overlay}
         if overlay.deleted and (previous is None or not previous.deleted):
@@ -639,7 +699,6 @@ class DataStore:
     def _insert_generated(self, state: _EntityState, at: int) -> int:
         while True:
             index = state.next_index
-            state.next_index += 1
             keys = catalog.format_key(state.entity, index)
             taken = tuple(k.casefold() for k in keys) in state.key_index
             self._put(state, index, Overlay(created=at, modified=at, keys=keys, deleted=taken))

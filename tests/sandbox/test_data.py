@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from airflow_provider_acumatica.sandbox import catalog, shape
-from airflow_provider_acumatica.sandbox.data import DataStore, IndexList, LiveRange, to_ms
+from airflow_provider_acumatica.sandbox.data import DataStore, IndexList, LiveRange, RecordChange, to_ms
 from airflow_provider_acumatica.sandbox.filters import CompiledFilter, compile_filter
 from tests.sandbox.data_support import START, Clock, store
 
@@ -240,6 +240,35 @@ def test_apply_changes_is_deterministic_and_inserts_at_the_end() -> None:
     assert results[0] == results[1]
     other = store(default_count=100).apply_changes("SalesOrder", inserts=4, updates=6, deletes=3, seed=43)
     assert other["updated"] != results[0][0]["updated"]
+
+
+def test_listeners_see_every_write_with_the_states_before_and_after() -> None:
+    data = store(default_count=50)
+    changes: list[RecordChange] = []
+    data.add_listener(changes.append)
+    created = data.upsert("Customer", "24.200.001", {"CustomerID": {"value": "NEWCO"}, "CustomerName": {"value": "N"}})
+    data.upsert("Customer", "24.200.001", {"CustomerID": {"value": "NEWCO"}, "CustomerName": {"value": "M"}})
+    assert data.delete("Customer", "NEWCO") is True
+    assert data.delete("Customer", "NEWCO") is False
+    assert [(c.kind, c.record_id) for c in changes] == [
+        ("inserted", created["id"]),
+        ("updated", created["id"]),
+        ("deleted", created["id"]),
+    ]
+    inserted, updated, deleted = changes
+    assert inserted.before_view() is None
+    assert inserted.after_view().values["CustomerName"] == "N"  # type: ignore[union-attr]
+    assert updated.before_view().values["CustomerName"] == "N"  # type: ignore[union-attr]
+    assert updated.after_view().values["CustomerName"] == "M"  # type: ignore[union-attr]
+    assert deleted.after_view() is None
+    assert deleted.at_ms >= updated.at_ms >= inserted.at_ms
+    changes.clear()
+    result = data.apply_changes("SalesOrder", inserts=2, updates=3, deletes=1, seed=5)
+    seen = {kind: [c.record_id for c in changes if c.kind == kind] for kind in ("inserted", "updated", "deleted")}
+    assert seen == {"inserted": result["inserted"], "updated": result["updated"], "deleted": result["deleted"]}
+    data.remove_listener(changes.append)
+    data.apply_changes("SalesOrder", inserts=1, updates=0, deletes=0, seed=6)
+    assert len(changes) == 6
 
 
 def test_unknown_entities_are_rejected() -> None:
