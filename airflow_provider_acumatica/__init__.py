@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("airflow-provider-acumatica")
+"""Read from the installed distribution, so `pyproject.toml` is the one place to bump it."""

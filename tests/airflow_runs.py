@@ -31,10 +31,17 @@ class DagRunResult:
 
 
 class AirflowHome:
-    """An Airflow home with a migrated SQLite database and a DAG folder tests write into."""
+    """An Airflow home with a migrated SQLite database and a DAG folder tests write into.
 
-    def __init__(self, root: Path) -> None:
+    `python` is the interpreter whose Airflow runs (default: the test's own); with `isolated`, commands
+    run from the home with neither the source tree nor `PYTHONPATH` on `sys.path`, so only what is
+    installed in that interpreter's environment is imported.
+    """
+
+    def __init__(self, root: Path, python: str = sys.executable, isolated: bool = False) -> None:
         self.root = root
+        self.python = python
+        self.isolated = isolated
         self.dags = root / "dags"
         self.dags.mkdir(parents=True, exist_ok=True)
         self._run(["db", "migrate"], {})
@@ -50,17 +57,25 @@ class AirflowHome:
                 **extra,
             }
         )
+        if self.isolated:
+            env.pop("PYTHONPATH", None)
+            env["PATH"] = os.pathsep.join([str(Path(self.python).parent), env.get("PATH", "")])
         return env
 
     def _run(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
+            [self.python, "-m", "airflow", *args],
             env=self.environment(env),
+            cwd=self.root if self.isolated else None,
             capture_output=True,
             text=True,
             timeout=DAG_RUN_TIMEOUT,
             check=False,
         )
+
+    def airflow(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """One `airflow` CLI command in this home."""
+        return self._run(list(args), env or {})
 
     def write_dag(self, name: str, source: str) -> None:
         (self.dags / f"{name}.py").write_text(source)

@@ -51,6 +51,14 @@ def test_package_name_matches_the_distribution_and_entry_point() -> None:
     assert ours[0].load() is get_provider_info
 
 
+def test_version_is_read_from_the_distribution_and_shown_to_airflow() -> None:
+    import airflow_provider_acumatica
+
+    installed = metadata.version("airflow-provider-acumatica")
+    assert airflow_provider_acumatica.__version__ == installed
+    assert get_provider_info()["versions"] == [installed]
+
+
 def test_listed_modules_import() -> None:
     import importlib
 
