@@ -2,8 +2,10 @@
 
 They share one PostgreSQL metadata database and are configured only through `AIRFLOW__…`
 environment variables, as in a container deployment. The LocalExecutor runs each task in a process
-forked from the scheduler, which reaches the api-server's Execution API over HTTP for connections,
-XComs and state, exactly as a remote worker would. DAG runs are driven through the public REST API.
+forked from the scheduler; the CeleryExecutor variant starts Celery workers (Redis as the broker),
+each under its own host name as on separate machines. Either way the task reaches the api-server's
+Execution API over HTTP for connections, Variables, XComs and state. DAG runs are driven through the
+public REST API.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,9 @@ import requests
 from cryptography.fernet import Fernet
 
 from tests.deployment.processes import ManagedProcess, free_port, stop_all
+from tests.deployment.worker_identity import VARIABLE as HOSTNAME_VARIABLE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 CLI_TIMEOUT = 180
@@ -33,15 +39,31 @@ class DeploymentError(AssertionError):
     """The deployment or a DAG run in it did not do what it should; the message says what each part did."""
 
 
+@dataclass(frozen=True)
+class CeleryWorkers:
+    """The CeleryExecutor's broker and the workers to start, one per host name."""
+
+    broker_url: str
+    hostnames: tuple[str, ...]
+    concurrency: int = 2
+    # Seconds without a heartbeat after which the scheduler fails (and so retries) a task of a lost worker.
+    heartbeat_timeout: int = 30
+
+
 class AirflowDeployment:
     """An Airflow home under `root` whose components run until `stop()`."""
 
-    def __init__(self, root: Path, database_url: str, dags_folder: Path) -> None:
+    def __init__(self, root: Path, database_url: str, dags_folder: Path, celery: CeleryWorkers | None = None) -> None:
         self.home = root / "airflow-home"
         self.output_folder = root / "component-output"
         self.api_port = free_port()
+        self.celery = celery
         self.environment = self._environment(database_url, dags_folder)
+        if celery is not None:
+            self.environment.update(celery_environment(celery, database_url))
         self._components: list[ManagedProcess] = []
+        self._workers: dict[str, ManagedProcess] = {}
+        self._lost: list[ManagedProcess] = []
 
     @property
     def api_url(self) -> str:
@@ -104,6 +126,30 @@ class AirflowDeployment:
                     cwd=self.home.parent,
                 )
             )
+        for hostname in self.celery.hostnames if self.celery else ():
+            self._start_worker(hostname)
+
+    def _start_worker(self, hostname: str) -> None:
+        assert self.celery is not None
+        command = [sys.executable, "-m", "airflow", "celery", "worker", "--celery-hostname", f"{hostname}@%h"]
+        command += ["--concurrency", str(self.celery.concurrency)]
+        own = {HOSTNAME_VARIABLE: hostname, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        worker = ManagedProcess(
+            f"worker {hostname}",
+            command,
+            env={**self.environment, **own},
+            output_path=self.output_folder / f"worker-{hostname}.log",
+            cwd=self.home.parent,
+        )
+        self._workers[hostname] = worker
+        self._components.append(worker)
+
+    def kill_worker(self, hostname: str) -> None:
+        """The worker machine is lost: the worker, its pool and the task processes die at once."""
+        worker = self._workers.pop(hostname)
+        worker.kill()
+        self._components.remove(worker)
+        self._lost.append(worker)
 
     def stop(self) -> None:
         stop_all(self._components)
@@ -115,8 +161,8 @@ class AirflowDeployment:
         return [component.name for component in self._components if not component.running()]
 
     def component_output(self) -> str:
-        """Everything the components printed to stdout and stderr."""
-        return "\n".join(component.output() for component in self._components)
+        """Everything the components printed to stdout and stderr, killed workers included."""
+        return "\n".join(component.output() for component in [*self._components, *self._lost])
 
     def task_logs(self) -> str:
         """Every file under the logs folder: task logs and the components' own log files."""
@@ -200,19 +246,23 @@ class AirflowApi:
         answer = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return list(answer["task_instances"])
 
-    def wait_for_success(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+    def wait_for_success(
+        self, dag_id: str, run_id: str, timeout: float, retries_expected: bool = False
+    ) -> dict[str, Any]:
         """The finished run; fails as soon as a task fails or is up for retry, with the logs of what went wrong.
 
-        Nothing should ever be retried here: the sandbox injects no faults, so a retry is a bug.
+        Without faults nothing should ever be retried, so a retry is a bug; a test that loses a worker on
+        purpose expects one and waits through it.
         """
         started = time.monotonic()
+        problems = {"failed", "upstream_failed"} if retries_expected else PROBLEM_STATES
         while True:
             run: dict[str, Any] = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
             if run["state"] == "success":
                 return run
             tasks = self.task_instances(dag_id, run_id)
             gave_up = run["state"] == "failed" or time.monotonic() - started > timeout
-            if gave_up or any(task["state"] in PROBLEM_STATES for task in tasks) or self.deployment.dead_components():
+            if gave_up or any(task["state"] in problems for task in tasks) or self.deployment.dead_components():
                 raise DeploymentError(self._failure_report(run, tasks, time.monotonic() - started))
             time.sleep(POLL_SECONDS)
 
@@ -226,6 +276,20 @@ class AirflowApi:
                 lines.append(f"--- log of {task['task_id']}[{task['map_index']}]:\n{log}")
         lines.append(self.deployment.describe_components())
         return "\n".join(lines)
+
+
+def celery_environment(celery: CeleryWorkers, database_url: str) -> dict[str, str]:
+    """Every component reports its host name through `worker_identity`, importable from the repository root."""
+    timeout = str(celery.heartbeat_timeout)
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": celery.broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url}",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.deployment.worker_identity.hostname",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": timeout,
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
 
 
 def _all_healthy(health: dict[str, Any] | str) -> bool:

@@ -51,6 +51,13 @@ class ManagedProcess:
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         stop_all([self], timeout)
 
+    def kill(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGKILL to it and everything it forked at once, as when its machine is lost: nothing cleans up."""
+        family = self.family()
+        _send(family, signal.SIGKILL)
+        _wait_for_exit(family, timeout)
+        self.reap(timeout)
+
     def family(self) -> list[psutil.Process]:
         """The process itself first, then its descendants and whatever else is left in its process group.
 

@@ -10,7 +10,6 @@ no seat may stay in use, and no log may contain a credential.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from airflow_provider_acumatica.sandbox.config import OAuthClient, SandboxUser
 from tests.connections import connection
 from tests.dags.test_acumatica_data_pull import ENTITIES, in_window
 from tests.deployment.airflow_deployment import AirflowApi, AirflowDeployment
-from tests.deployment.postgres import PostgresServer, server_binaries
+from tests.deployment.postgres import PostgresServer
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DATA_PULL = "acumatica_data_pull"
@@ -34,21 +33,6 @@ POOL = "acumatica_api"
 POOL_SLOTS = 2
 STARTUP_TIMEOUT = 120
 RUN_TIMEOUT = 150
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    binaries = server_binaries()
-    if binaries is None:
-        reason = "PostgreSQL server binaries (initdb, postgres) are not installed: run .ci/install-postgres"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PostgresServer(binaries)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -64,14 +64,29 @@ def test_the_connection_points_at_the_sandbox_service(compose: dict[str, Any]) -
     assert env["AIRFLOW_VAR_ACUMATICA_OUTPUT_BASE"].startswith("/opt/airflow/")
 
 
-def test_init_creates_the_pool_sized_to_the_sandbox_seats(compose: dict[str, Any]) -> None:
+def test_init_creates_the_pool_one_below_the_sandbox_seats(compose: dict[str, Any]) -> None:
     init = " ".join(compose["services"]["airflow-init"]["command"])
     assert "airflow db migrate" in init
     sandbox = compose["services"]["sandbox"]["command"]
-    seats = sandbox[sandbox.index("--max-seats") + 1]
-    assert f"airflow pools set acumatica_api {seats}" in init
+    seats = int(sandbox[sandbox.index("--max-seats") + 1])
+    # As in tests/deployment/test_celery_deployment.py: one seat spare for a task of a lost worker.
+    assert f"airflow pools set acumatica_api {seats - 1} " in init
     for name in AIRFLOW_SERVICES:
         if name != "airflow-init":
             depends = compose["services"][name]["depends_on"]
             assert depends["airflow-init"]["condition"] == "service_completed_successfully"
             assert depends["sandbox"]["condition"] == "service_healthy"
+
+
+def test_celery_settings_are_those_the_celery_deployment_test_runs(compose: dict[str, Any]) -> None:
+    """The test's own broker and database, the compose file's services; the same settings otherwise."""
+    from tests.deployment.airflow_deployment import CeleryWorkers, celery_environment
+
+    tested = celery_environment(CeleryWorkers("redis://127.0.0.1:1/0", ("worker-a",)), "postgresql+psycopg2://a@b/c")
+    env = compose["services"]["airflow-worker"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == tested["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert (
+        env["AIRFLOW__CELERY__RESULT_BACKEND"].split("://")[0]
+        == tested["AIRFLOW__CELERY__RESULT_BACKEND"].split("://")[0]
+    )
+    assert env["AIRFLOW__CELERY__BROKER_URL"].split("://")[0] == tested["AIRFLOW__CELERY__BROKER_URL"].split("://")[0]
