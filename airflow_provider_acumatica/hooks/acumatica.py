@@ -21,15 +21,19 @@ from tenacity import RetryCallState
 from airflow_provider_acumatica import __version__
 from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
 from airflow_provider_acumatica.auth.base import tls_error
+from airflow_provider_acumatica.catalog import EntityInfo
+from airflow_provider_acumatica.catalog.discovery import CANNOT_OPTIMIZE, CustomFields, classify
 from airflow_provider_acumatica.connection_fields import UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_acumatica.errors import error_from_response
 from airflow_provider_acumatica.exceptions import (
+    AcumaticaApiError,
     AcumaticaAuthError,
     AcumaticaConfigError,
     AcumaticaCredentialsError,
     AcumaticaError,
 )
 from airflow_provider_acumatica.masking import scrub
+from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
 from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
@@ -78,6 +82,7 @@ class AcumaticaHook(BaseHook):
         self._terminated = False
         self._auth_lock = threading.RLock()
         self._auth_generation = 0
+        self._swagger: dict[str, dict[str, Any]] = {}
         self.call_stats = CallStats()
 
     @classmethod
@@ -385,6 +390,87 @@ class AcumaticaHook(BaseHook):
         for page in pages:
             yield from page
 
+    def swagger(self, endpoint_version: str | None = None) -> dict[str, Any]:
+        """The endpoint's swagger.json, fetched once per version for the life of the hook."""
+        version = endpoint_version or self.settings.endpoint_version
+        if version not in self._swagger:
+            document = self.request_json("GET", self.entity_url("swagger.json", endpoint_version=version))
+            if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+                raise MalformedResponseError(
+                    f"swagger.json of {self.settings.endpoint_name}/{version} is not an OpenAPI document.",
+                    http_status=200,
+                )
+            self._swagger[version] = document
+        return self._swagger[version]
+
+    def entity_schema(self, entity: str, endpoint_version: str | None = None) -> EntitySchema:
+        """The entity's fields as the endpoint's swagger.json types them; unknown names get close matches."""
+        return EntitySchema.from_openapi(self.swagger(endpoint_version), entity)
+
+    def discover_entities(self, endpoint_version: str | None = None) -> list[EntityInfo]:
+        """Every top-level entity of the endpoint, classified as a record list or an inquiry form.
+
+        Entities of `Default` come from the shipped map (generated from Acumatica's endpoint
+        definition); any other entity costs one `GET {entity}?$top=1`, which an inquiry form answers
+        with 500 `CannotOptimizeException`.
+        """
+        version = endpoint_version or self.settings.endpoint_version
+        return classify(
+            self.swagger(version), self.settings.endpoint_name, lambda entity: self._is_inquiry(entity, version)
+        )
+
+    def _is_inquiry(self, entity: str, version: str) -> bool:
+        try:
+            self.request_json("GET", self.entity_url(entity, endpoint_version=version), params={"$top": 1})
+        except AcumaticaApiError as err:
+            if err.http_status == 500 and CANNOT_OPTIMIZE in (err.exception_type or ""):
+                return True
+            if err.http_status not in {403, 500}:
+                raise
+            self.log.warning("%s could not be listed (%s); classified as a record entity.", entity, err)
+        return False
+
+    def custom_fields(self, entity: str, endpoint_version: str | None = None) -> CustomFields:
+        """The entity's custom fields and user-defined attributes, from `GET {entity}/$adHocSchema`."""
+        payload = self.request_json("GET", self.entity_url(entity, "$adHocSchema", endpoint_version=endpoint_version))
+        return CustomFields.from_ad_hoc_schema(entity, payload)
+
+    def iter_id_pages(
+        self,
+        entity: str,
+        *,
+        key_field: str | None = None,
+        filter: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[list[str]]:
+        """Pages of the ids of every live record: the records with only one short field, for a reconcile.
+
+        Paged like `iter_pages` (overlapping pages joined at an id), so each record that exists for the
+        whole listing is in it exactly once however records come and go meanwhile. `key_field` defaults
+        to the entity's first string field named like a key (`...ID`, `...Nbr`).
+        """
+        field = key_field or id_field(self.entity_schema(entity, endpoint_version))
+        for page in self.iter_pages(
+            entity, filter=filter, select=field, page_size=page_size, endpoint_version=endpoint_version
+        ):
+            yield [record["id"] for record in page]
+
+    def iter_ids(
+        self,
+        entity: str,
+        *,
+        key_field: str | None = None,
+        filter: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[str]:
+        """The id (NoteID) of every live record of an entity; see `iter_id_pages`."""
+        for page in self.iter_id_pages(
+            entity, key_field=key_field, filter=filter, page_size=page_size, endpoint_version=endpoint_version
+        ):
+            yield from page
+
     def inquiry_url(self, inquiry: str) -> str:
         tenant = self.settings.effective_tenant
         if not tenant:
@@ -468,6 +554,16 @@ class AcumaticaHook(BaseHook):
     def stats(self) -> dict[str, Any]:
         """Counters of this hook's calls and sessions (no secrets), e.g. for a task's manifest."""
         return {**asdict(self.call_stats), **asdict(self.auth.stats)}
+
+
+def id_field(schema: EntitySchema) -> str:
+    """The cheapest field to `$select` beside `id`: a string key (`CustomerID`, `OrderNbr`), else the first value."""
+    values = [f for f in schema.fields if f.name not in {"id", "rowNumber", "note"} and f.schema is None]
+    keys = [f for f in values if f.type is FieldType.STRING and f.name.endswith(("ID", "Nbr"))]
+    named = [f for f in keys if f.name == f"{schema.name}ID"]
+    if named or keys or values:
+        return (named or keys or values)[0].name
+    raise AcumaticaConfigError(f"{schema.name} has no value field to select beside its id.")
 
 
 def encode_query(params: dict[str, Any]) -> str:

@@ -128,8 +128,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         """The entity's fields from swagger.json, fetched only when a format or `auto` needs them."""
         if self.output_format not in _SCHEMA_FORMATS and self.incremental_field != AUTO:
             return None
-        document = hook.request_json("GET", hook.entity_url("swagger.json", endpoint_version=version))
-        return EntitySchema.from_openapi(document, self.entity)
+        return hook.entity_schema(self.entity, version)
 
     def _window_filter(self, context: Any, schema: EntitySchema | None, version: str) -> tuple[Any, str | None]:
         if self.incremental_field is None:
