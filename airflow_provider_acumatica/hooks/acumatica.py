@@ -448,7 +448,7 @@ class AcumaticaHook(BaseHook):
 
         Paged like `iter_pages` (overlapping pages joined at an id), so each record that exists for the
         whole listing is in it exactly once however records come and go meanwhile. `key_field` defaults
-        to the entity's first string field named like a key (`...ID`, `...Nbr`).
+        to a short string field named like a key (`id_field`).
         """
         field = key_field or id_field(self.entity_schema(entity, endpoint_version))
         for page in self.iter_pages(
@@ -557,12 +557,17 @@ class AcumaticaHook(BaseHook):
 
 
 def id_field(schema: EntitySchema) -> str:
-    """The cheapest field to `$select` beside `id`: a string key (`CustomerID`, `OrderNbr`), else the first value."""
+    """A short field to `$select` beside `id`: `{Entity}ID`, a document number (`OrderNbr`), another `...ID`."""
     values = [f for f in schema.fields if f.name not in {"id", "rowNumber", "note"} and f.schema is None]
-    keys = [f for f in values if f.type is FieldType.STRING and f.name.endswith(("ID", "Nbr"))]
-    named = [f for f in keys if f.name == f"{schema.name}ID"]
-    if named or keys or values:
-        return (named or keys or values)[0].name
+    strings = [f for f in values if f.type is FieldType.STRING]
+    for candidates in (
+        [f for f in strings if f.name == f"{schema.name}ID"],
+        [f for f in strings if f.name.endswith("Nbr")],
+        [f for f in strings if f.name.endswith("ID")],
+        values,
+    ):
+        if candidates:
+            return candidates[0].name
     raise AcumaticaConfigError(f"{schema.name} has no value field to select beside its id.")
 
 
