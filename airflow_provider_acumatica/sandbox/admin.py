@@ -64,6 +64,7 @@ def config_view(config: SandboxConfig) -> dict[str, Any]:
         "token_ttl": config.token_ttl,
         "session_timeout": config.session_timeout,
         "max_seats": config.max_seats,
+        "max_users": config.max_users,
         "allow_client_credentials": config.allow_client_credentials,
         "tenants": list(config.tenants),
         "users": [asdict(user) for user in config.users],

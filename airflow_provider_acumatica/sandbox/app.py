@@ -79,7 +79,9 @@ class SandboxApp:
         self.config = config
         self.stats = SandboxStats()
         self.injector = FaultInjector(config.faults)
-        self.identity = IdentityStore(self.stats, self.max_seats, config.session_timeout, config.token_ttl)
+        self.identity = IdentityStore(
+            self.stats, self.max_seats, config.session_timeout, config.token_ttl, lambda: config.max_users
+        )
         self.store = DataStore(
             seed=config.seed,
             record_counts=config.entity_records,
@@ -99,6 +101,7 @@ class SandboxApp:
         self.identity.seats_in_use()
         snapshot = self.stats.snapshot()
         snapshot["max_seats"] = self.max_seats()
+        snapshot["max_users"] = self.config.max_users
         snapshot["faults"] = self.injector.settings.as_dict()
         return snapshot
 
