@@ -85,8 +85,11 @@ class SandboxConfig:
             self._check_tenant(client.tenant, f"client {client.client_id!r}")
             if self.find_user(client.user, client.tenant) is None:
                 raise ValueError(f"client {client.client_id!r} signs in as {client.user!r}, who is not a user there")
-        if min(self.max_seats, self.max_users, self.changes_per_hour) < 0 or min(self.token_ttl, self.session_timeout) <= 0:
-            raise ValueError("max_seats, max_users and changes_per_hour must be >= 0, token_ttl and session_timeout > 0")
+        counts = (self.max_seats, self.max_users, self.changes_per_hour)
+        if min(counts) < 0 or min(self.token_ttl, self.session_timeout) <= 0:
+            raise ValueError(
+                "max_seats, max_users and changes_per_hour must be >= 0, token_ttl and session_timeout > 0"
+            )
 
     def _check_tenant(self, tenant: str, owner: str) -> None:
         if tenant not in self.tenants:

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from airflow_provider_acumatica.sandbox.config import SandboxUser
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
@@ -46,9 +46,9 @@ CONCURRENT = "api:concurrent_access"
 CODE_TTL = 300.0
 
 
-API = "api"
-USER = "user"
 SessionKind = Literal["api", "user"]
+API: Final[SessionKind] = "api"
+USER: Final[SessionKind] = "user"
 
 
 class SeatLimitError(Exception):
