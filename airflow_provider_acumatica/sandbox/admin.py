@@ -11,6 +11,16 @@ No authentication, never faulted, never counted in the stats.
 * `POST /_sandbox/change_stream`: `{entity, every, inserts, updates, deletes, seed}`, the same edits before every
   `every`-th list request to the entity, to disturb a pull in flight reproducibly; `every: 0` stops it.
   `GET /_sandbox/change_stream` reports what each stream did (see `change_stream`).
+* `POST /_sandbox/deleted_records`: `{tracked, days_to_keep, age_days}`, as on Tables to Track Deleted Records
+  (SM207010): `tracked` replaces the DACs whose deletions are recorded (class or full names, e.g.
+  `["SOOrder", "SOLine"]`; default `SOOrder`, `SOLine`, `Customer`), `days_to_keep` the retention (default 10),
+  and `age_days` moves every recorded deletion that many days back so a test can see the retention purge it.
+  `GET /_sandbox/deleted_records` shows `{tracked, days_to_keep, recorded: {DAC: count}}`. Deletions are read with
+  `GET /t/<tenant>/api/odata/dac/<DAC>/px.GetDeletedRecords()` (see `dac_odata`).
+
+`GET /_sandbox/stats` counts the two kinds of licensed users apart: `seats_in_use`/`peak_seats`/`max_seats` for
+API users (contract sessions, OAuth grants, bearer tokens on OData) and `users_in_use`/`peak_users`/`max_users`
+for conventional users (HTTP Basic with a user name on OData), with `sessions` and `user_sessions` events.
 """
 
 from __future__ import annotations
@@ -22,7 +32,10 @@ from typing import Any, Protocol
 
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams, parse_settings
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
+from airflow_provider_acumatica.sandbox.dac_tables import DAC_TABLES
 from airflow_provider_acumatica.sandbox.data import DataStore
+from airflow_provider_acumatica.sandbox.deleted_records import DeletedRecordTracker
+from airflow_provider_acumatica.sandbox.deleted_records import parse_settings as parse_tracking
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
 from airflow_provider_acumatica.sandbox.protocol import Request, Response
 
@@ -33,6 +46,7 @@ class SandboxControl(Protocol):
     config: SandboxConfig
     store: DataStore
     change_streams: ChangeStreams
+    deleted_records: DeletedRecordTracker
 
     def snapshot(self) -> dict[str, Any]: ...
 
@@ -64,6 +78,7 @@ def config_view(config: SandboxConfig) -> dict[str, Any]:
         "token_ttl": config.token_ttl,
         "session_timeout": config.session_timeout,
         "max_seats": config.max_seats,
+        "max_users": config.max_users,
         "allow_client_credentials": config.allow_client_credentials,
         "tenants": list(config.tenants),
         "users": [asdict(user) for user in config.users],
@@ -84,6 +99,8 @@ class AdminRoutes:
             return Response.json(config_view(self._sandbox.config))
         if action == "change_stream":
             return Response.json(self._sandbox.change_streams.status())
+        if action == "deleted_records":
+            return Response.json(self._sandbox.deleted_records.settings())
         return Response.json({"message": f"No admin route GET /_sandbox/{action}."}, status=404)
 
     def post(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -99,6 +116,8 @@ class AdminRoutes:
             return self._changes(body)
         if action == "change_stream":
             return self._change_stream(body)
+        if action == "deleted_records":
+            return self._deleted_records(body)
         return Response.json({"message": f"No admin route POST /_sandbox/{action}."}, status=404)
 
     def _faults(self, body: dict[str, Any]) -> Response:
@@ -137,3 +156,12 @@ class AdminRoutes:
         except (TypeError, ValueError) as exc:
             return bad_request(str(exc))
         return Response.json(self._sandbox.change_streams.set(entity, settings))
+
+    def _deleted_records(self, body: dict[str, Any]) -> Response:
+        try:
+            tracked, days, age = parse_tracking(body, DAC_TABLES)
+        except ValueError as exc:
+            return bad_request(str(exc))
+        tracker = self._sandbox.deleted_records
+        tracker.configure(tracked, days, age)
+        return Response.json(tracker.settings())

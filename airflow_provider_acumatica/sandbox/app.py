@@ -19,6 +19,7 @@ from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.contract import ContractApi
+from airflow_provider_acumatica.sandbox.dac_odata import build_api
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.data_auth import DataAuthenticator
 from airflow_provider_acumatica.sandbox.faults import (
@@ -79,7 +80,9 @@ class SandboxApp:
         self.config = config
         self.stats = SandboxStats()
         self.injector = FaultInjector(config.faults)
-        self.identity = IdentityStore(self.stats, self.max_seats, config.session_timeout, config.token_ttl)
+        self.identity = IdentityStore(
+            self.stats, self.max_seats, config.session_timeout, config.token_ttl, lambda: config.max_users
+        )
         self.store = DataStore(
             seed=config.seed,
             record_counts=config.entity_records,
@@ -87,6 +90,8 @@ class SandboxApp:
             changes_per_hour=config.changes_per_hour,
         )
         self.change_streams = ChangeStreams(self.store)
+        self.dac_odata = build_api(self.store, config)
+        self.deleted_records = self.dac_odata.tracker
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -99,6 +104,7 @@ class SandboxApp:
         self.identity.seats_in_use()
         snapshot = self.stats.snapshot()
         snapshot["max_seats"] = self.max_seats()
+        snapshot["max_users"] = self.config.max_users
         snapshot["faults"] = self.injector.settings.as_dict()
         return snapshot
 
@@ -222,6 +228,14 @@ class SandboxApp:
                 Kind.DATA,
                 r"/api/data/(?P<screen>[^/]+)",
                 GET=lambda request, params: contract.list_screen(request, params["screen"]),
+            ),
+            route(
+                "odata_dac",
+                Kind.DATA,
+                r"/t/(?P<tenant>[^/]+)/api/odata/dac(?:/(?P<resource>.*))?",
+                GET=lambda request, params: self.dac_odata.handle(
+                    request, params["tenant"], params.get("resource") or ""
+                ),
             ),
             route(
                 "odata",

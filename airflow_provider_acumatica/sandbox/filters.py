@@ -1,8 +1,9 @@
-"""OData `$filter` parsing for the three dialects the sandbox serves.
+"""OData `$filter` parsing for the four dialects the sandbox serves.
 
 * `Dialect.CV4`: Contract Version 4 (OData 3.0): `substringof`, typed literals `datetimeoffset'...'`.
 * `Dialect.CV5`: Contract Version 5 (OData 4.01): `contains`, bare date-time literals.
 * `Dialect.GI`: generic inquiries over OData v4: same syntax as CV5.
+* `Dialect.DAC`: the DAC-based OData v4 interface: same syntax as CV5, on stored values.
 
 Using one dialect's syntax on the other is an error, as on the real server; that mix-up is the most common client
 bug, so the messages say which form to use. Strings compare case-insensitively (SQL Server's default collation).
@@ -23,6 +24,7 @@ class Dialect(Enum):
     CV4 = "OData 3.0 (Contract Version 4)"
     CV5 = "OData 4.01 (Contract Version 5)"
     GI = "OData 4.0 (generic inquiries)"
+    DAC = "OData 4.0 (DAC-based)"
 
 
 class FilterError(ValueError):
@@ -359,6 +361,7 @@ _DIALECT_FUNCTIONS = {
     Dialect.CV4: _COMMON_FUNCTIONS | {"substringof"},
     Dialect.CV5: _COMMON_FUNCTIONS | {"contains"},
     Dialect.GI: _COMMON_FUNCTIONS | {"contains"},
+    Dialect.DAC: _COMMON_FUNCTIONS | {"contains"},
 }
 
 
