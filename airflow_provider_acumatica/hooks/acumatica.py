@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -32,14 +33,28 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaCredentialsError,
     AcumaticaError,
 )
+from airflow_provider_acumatica.incremental import combine_filters
 from airflow_provider_acumatica.masking import scrub
+from airflow_provider_acumatica.odata_dac import (
+    DELETED_FUNCTION,
+    DELETED_KEYS,
+    DacType,
+    after_key,
+    deleted_rows,
+    metadata_stream,
+    not_tracked,
+    parse_metadata,
+    rows_of,
+    window_filter,
+)
 from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
-from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, serial_pages
+from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, check_page_length, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
+ODATA_AUTH_TYPES = ("basic", "oauth2_password", "oauth2_client_credentials", "oauth2_authorization_code")
 audit_log = logging.getLogger("airflow_provider_acumatica.audit")
 
 
@@ -83,6 +98,7 @@ class AcumaticaHook(BaseHook):
         self._auth_lock = threading.RLock()
         self._auth_generation = 0
         self._swagger: dict[str, dict[str, Any]] = {}
+        self._dac_types: dict[str, DacType] = {}
         self.call_stats = CallStats()
 
     @classmethod
@@ -510,6 +526,122 @@ class AcumaticaHook(BaseHook):
         pages = self.iter_inquiry_pages(inquiry, filter=filter, select=select, orderby=orderby, page_size=page_size)
         for page in pages:
             yield from page
+
+    def dac_url(self, dac: str, *path: str) -> str:
+        """`t/{tenant}/api/odata/dac/{DAC}[/...]`, after checking the auth strategy can use DAC OData."""
+        self._check_odata_auth()
+        tenant = self.settings.effective_tenant
+        if not tenant:
+            raise AcumaticaConfigError(
+                "DAC-based OData needs the tenant in the URL: set extra.tenant in the Acumatica connection."
+            )
+        parts = "/".join([quote(dac, safe="$"), *path]) if dac else ""
+        return self.settings.url(f"t/{quote(tenant, safe='')}/api/odata/dac/{parts}")
+
+    def _check_odata_auth(self) -> None:
+        if self.settings.auth_type not in ODATA_AUTH_TYPES:
+            raise AcumaticaConfigError(
+                f"The DAC-based OData interface takes a bearer token or HTTP Basic, not the {self.settings.auth_type} "
+                "strategy. Use an OAuth 2.0 strategy (oauth2_password, oauth2_client_credentials, "
+                "oauth2_authorization_code; an API user) or basic (a conventional user, which takes no API seat)."
+            )
+
+    def dac_type(self, dac: str) -> DacType:
+        """The DAC's keys and typed properties from `$metadata`, fetched and parsed once per hook."""
+        if dac not in self._dac_types:
+            response = self._dac_request(dac, self.dac_url("$metadata"), headers={"Accept": "application/xml"})
+            stream = metadata_stream(response.content, response.headers.get("Content-Type", ""))
+            self._dac_types[dac] = parse_metadata(stream, dac)
+        return self._dac_types[dac]
+
+    def iter_dac_pages(
+        self,
+        dac: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a DAC's rows in key order, each row that stays in the table exactly once (`odata_dac`).
+
+        `select` always gets the DAC's keys added: they page the pull.
+        """
+        _check_page_size(page_size)
+        table = self.dac_type(dac)
+        if not table.keys:
+            raise AcumaticaConfigError(f"$metadata declares no key for the DAC {dac}, so it cannot be paged by key.")
+        url = self.dac_url(dac)
+        params = {"$orderby": ",".join(table.keys), "$top": page_size}
+        if select:
+            params["$select"] = ",".join(table.selected(select))
+        types = table.edm_types
+        last: dict[str, Any] | None = None
+        while True:
+            keyset = after_key(table.keys, types, last) if last else None
+            query = _drop_empty({"$filter": combine_filters(filter, keyset)})
+            rows = rows_of(self._dac_json(dac, url, params={**params, **query}), f"GET odata/dac/{dac}")
+            check_page_length(rows, page_size, dac)
+            if rows:
+                yield rows
+                last = rows[-1]
+            if len(rows) < page_size:
+                return
+
+    def iter_deleted_pages(
+        self, dac: str, since: datetime, until: datetime, *, page_size: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of `{"id": RefNoteID, "deleted_at": DeleteDate}` for deletions in (since, until], oldest first.
+
+        Read from `{DAC}/px.GetDeletedRecords()`, paged by `(DeleteDate, RefNoteID)`. A DAC that is not on
+        Tables to Track Deleted Records (SM207010) raises `AcumaticaDeletionsNotTrackedError`.
+        """
+        _check_page_size(page_size)
+        url = self.dac_url(dac, DELETED_FUNCTION)
+        window = window_filter("DeleteDate", since, until)
+        types = {"DeleteDate": "Edm.DateTimeOffset", "RefNoteID": "Edm.Guid"}
+        params = {"$orderby": ",".join(DELETED_KEYS), "$top": page_size}
+        last: dict[str, Any] | None = None
+        while True:
+            keyset = after_key(DELETED_KEYS, types, last) if last else None
+            query = {**params, "$filter": combine_filters(window, keyset)}
+            try:
+                payload = self._dac_json(dac, url, params=query)
+            except AcumaticaApiError as err:
+                if err.http_status == 400 and "not tracked" in str(err).lower():
+                    known = self._dac_types.get(dac)
+                    raise not_tracked(dac, known.type_name if known else None, err.message) from None
+                raise
+            rows = rows_of(payload, f"GET odata/dac/{dac}/{DELETED_FUNCTION}")
+            check_page_length(rows, page_size, dac)
+            if rows:
+                yield list(deleted_rows(rows))
+                last = rows[-1]
+            if len(rows) < page_size:
+                return
+
+    def iter_deleted(
+        self, dac: str, since: datetime, until: datetime, *, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Deletions of a tracked DAC in (since, until]; see `iter_deleted_pages`."""
+        for page in self.iter_deleted_pages(dac, since, until, page_size=page_size):
+            yield from page
+
+    def _dac_json(self, dac: str, url: str, **kwargs: Any) -> Any:
+        response = self._dac_request(dac, url, **kwargs)
+        return _parse_json(response, "GET", url)
+
+    def _dac_request(self, dac: str, url: str, **kwargs: Any) -> requests.Response:
+        """A DAC OData GET; a 403 says which rights the user lacks."""
+        try:
+            return self.request("GET", url, **kwargs)
+        except AcumaticaApiError as err:
+            if err.http_status != 403:
+                raise
+            raise AcumaticaConfigError(
+                f"The user of connection {self.acumatica_conn_id} may not read {dac or 'the DAC interface'} over "
+                "DAC-based OData (HTTP 403). Give the user the OData4 User role on Users (SM201010) and access "
+                f"rights to the forms that show this DAC. The server said: {err.message}"
+            ) from None
 
     unwrap = staticmethod(unwrap_record)
 
