@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.incremental import (
     AUTO,
-    Window,
     check_field_name,
     combine_filters,
     window_from_context,
@@ -21,6 +19,7 @@ from airflow_provider_acumatica.operators.to_file import (
     check_name,
     close_all,
     flattened,
+    warn_if_open,
 )
 from airflow_provider_acumatica.output import EntitySchema
 from airflow_provider_acumatica.paging import FetchPage, OffsetPlan, Page, PageRequest, Stitcher
@@ -139,21 +138,8 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
             return None, self.filter
         field = self._resolve_field(schema)
         self.log.info("Pulling %s with %s in (%s, %s].", self.entity, field, window.start, window.end)
-        self._warn_if_open(window)
+        warn_if_open(self.log, self.entity, window)
         return window, combine_filters(self.filter, window.filter(field, version))
-
-    def _warn_if_open(self, window: Window) -> None:
-        """A change during the pull stamps the present; only a window that ended before it leaves such records
-        to the next run."""
-        if window.end > datetime.now(UTC):
-            self.log.warning(
-                "The window of %s ends at %s, after the pull started: records changed during the pull get a "
-                "timestamp inside this window, so they may be in this file in their old state, or missing, and "
-                "no later run picks them up. Exactness (docs/exactness.md) holds for windows that ended before the "
-                "run, as a scheduled run's do.",
-                self.entity,
-                window.end.isoformat(),
-            )
 
     def _resolve_field(self, schema: EntitySchema | None) -> str:
         if self.incremental_field != AUTO:
