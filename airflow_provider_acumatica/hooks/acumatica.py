@@ -592,32 +592,39 @@ class AcumaticaHook(BaseHook):
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of `{"id": RefNoteID, "deleted_at": DeleteDate}` for deletions in (since, until], oldest first.
 
-        Read from `{DAC}/px.GetDeletedRecords()`, paged by `(DeleteDate, RefNoteID)`. A DAC that is not on
-        Tables to Track Deleted Records (SM207010) raises `AcumaticaDeletionsNotTrackedError`.
+        Read from `{DAC}/px.GetDeletedRecords()` ordered by `(DeleteDate, RefNoteID)`. Each page after the
+        first starts at the last deletion time seen (`DeleteDate ge`), skipping the rows of that instant
+        already handed over, so entries purged by the retention meanwhile shift nothing. A DAC that is not
+        on Tables to Track Deleted Records (SM207010) raises `AcumaticaDeletionsNotTrackedError`.
         """
         _check_page_size(page_size)
         url = self.dac_url(dac, DELETED_FUNCTION)
         window = window_filter("DeleteDate", since, until)
-        types = {"DeleteDate": "Edm.DateTimeOffset", "RefNoteID": "Edm.Guid"}
         params = {"$orderby": ",".join(DELETED_KEYS), "$top": page_size}
-        last: dict[str, Any] | None = None
+        last: str | None = None
+        at_last = 0
         while True:
-            keyset = after_key(DELETED_KEYS, types, last) if last else None
-            query = {**params, "$filter": combine_filters(window, keyset)}
-            try:
-                payload = self._dac_json(dac, url, params=query)
-            except AcumaticaApiError as err:
-                if err.http_status == 400 and "not tracked" in str(err).lower():
-                    known = self._dac_types.get(dac)
-                    raise not_tracked(dac, known.type_name if known else None, err.message) from None
-                raise
-            rows = rows_of(payload, f"GET odata/dac/{dac}/{DELETED_FUNCTION}")
+            resume = f"DeleteDate ge {last}" if last else None
+            query = {**params, "$filter": combine_filters(window, resume), "$skip": at_last}
+            rows = rows_of(self._deleted_json(dac, url, query), f"GET odata/dac/{dac}/{DELETED_FUNCTION}")
             check_page_length(rows, page_size, dac)
             if rows:
                 yield list(deleted_rows(rows))
-                last = rows[-1]
+                newest = rows[-1]["DeleteDate"]
+                ties = sum(1 for row in rows if row["DeleteDate"] == newest)
+                at_last = at_last + ties if newest == last else ties
+                last = newest
             if len(rows) < page_size:
                 return
+
+    def _deleted_json(self, dac: str, url: str, query: dict[str, Any]) -> Any:
+        try:
+            return self._dac_json(dac, url, params=query)
+        except AcumaticaApiError as err:
+            if err.http_status == 400 and "not tracked" in str(err).lower():
+                known = self._dac_types.get(dac)
+                raise not_tracked(dac, known.type_name if known else None, err.message) from None
+            raise
 
     def iter_deleted(
         self, dac: str, since: datetime, until: datetime, *, page_size: int = 1000
