@@ -229,6 +229,7 @@ class SandboxApp:
                 r"/t/(?P<tenant>[^/]+)/api/odata/gi/(?P<resource>.+)",
                 GET=lambda request, params: odata.handle(request, params["tenant"], params["resource"]),
             ),
+            route("endpoints", Kind.AUTH, r"/entity/?", GET=plain(contract.endpoints)),
             route(
                 "contract",
                 Kind.DATA,

@@ -2,7 +2,8 @@
 
 Status codes and bodies:
 
-* `GET /entity`: 200, the newer-build shape `{"version": {...}, "endpoints": [...]}`.
+* `GET /entity`: 200, the newer-build shape `{"version": {...}, "endpoints": [...]}`, without authentication like the
+  real server (the app routes it before the authenticated routes).
 * Unknown endpoint, version or entity, or an unsupported path: 404 with the ASP.NET Web API body
   `{"message": "No HTTP resource was found that matches the request URI '<uri>'."}`; a known path with an unsupported
   method (POST actions, PATCH): 405 `{"message": "The requested resource does not support http method '<m>'."}`.
@@ -99,7 +100,7 @@ class ContractApi:
     def _route(self, request: Request) -> Response:
         parts = [part for part in request.path.split("/") if part]
         if parts == ["entity"]:
-            return self._endpoints(request)
+            return self.endpoints(request)
         if len(parts) < 4 or parts[1] != catalog.ENDPOINT_NAME or parts[2] not in catalog.VERSIONS:
             return self._no_resource(request)
         version, name, ids = parts[2], parts[3], parts[4:]
@@ -126,7 +127,8 @@ class ContractApi:
         message = f"The requested resource does not support http method '{request.method}'."
         return Response.json({"message": message}, 405)
 
-    def _endpoints(self, request: Request) -> Response:
+    def endpoints(self, request: Request) -> Response:
+        """The endpoint list; the real server answers it to anyone, before sign-in."""
         if request.method != "GET":
             return self._method_not_allowed(request)
         endpoints = [

@@ -337,7 +337,8 @@ class RecordView:
         values.update(zip(entity.keys, keys, strict=True))
         values["NoteID"] = self.id
         values["CreatedDateTime"] = values["CreatedDate"] = created
-        values[entity.last_modified] = modified
+        if entity.last_modified is not None:
+            values[entity.last_modified] = modified
         if entity.name == "Customer":
             values["BAccountID"] = 1000 + self.index  # the integer surrogate key, unique like the index
         if overlay is not None:
@@ -353,7 +354,7 @@ class RecordView:
             if overlay is None or overlay.generated:
                 cached = generate.linked_values(state.store.seed, state.entity.name, self.index, name, self.values)
             if name == "MainContact":
-                cached["LastModifiedDateTime"] = self.values[state.entity.last_modified]
+                cached["LastModifiedDateTime"] = self.values.get(state.entity.last_modified or "")
             if overlay is not None and name in overlay.linked:
                 _merge(cached, overlay.linked[name])
             self._linked[name] = cached
