@@ -13,6 +13,8 @@ Status codes and bodies:
 * Bad `$top`/`$skip`, empty or non-object PUT body: 400 `{"message": "The request is invalid.", "modelState": ...}`.
 * Record not found (GET/DELETE by id or keys, PUT by unknown id): 500 with exceptionType
   `PX.Api.ContractBased.NoEntitySatisfiesTheConditionException`, as build 26.101 does.
+* Inquiry forms (`catalog.INQUIRIES`): a list GET answers 500 `CannotOptimizeException`, a PUT computes the form
+  (see `inquiry_forms`).
 * PUT: 200 with the record; 412 when `If-None-Match: *` finds or `If-Match: *` misses the record; 422 with the
   entity body carrying a top-level `error` and per-field `error`s. DELETE: 204.
 """
@@ -23,7 +25,7 @@ import json
 from collections.abc import Iterator
 from itertools import islice
 
-from . import catalog, shape, swagger
+from . import catalog, inquiry_forms, shape, swagger
 from .data import DataStore, Snapshot, WriteError
 from .filters import CompiledFilter, Dialect, FilterError, compile_filter
 from .protocol import Request, Response, px_error
@@ -106,6 +108,9 @@ class ContractApi:
         version, name, ids = parts[2], parts[3], parts[4:]
         if name == "swagger.json" and not ids:
             return self._only_get(request) or Response.json(swagger.document(version, self.site_path))
+        inquiry = catalog.INQUIRIES.get(name)
+        if inquiry is not None:
+            return self._inquiry(request, version, inquiry, ids)
         if name not in catalog.ENTITIES:
             return self._no_resource(request)
         if len(ids) == 1 and "|" in ids[0]:
@@ -119,6 +124,21 @@ class ContractApi:
         if request.method in ("GET", "PUT", "DELETE"):
             return self._no_resource(request)
         return self._method_not_allowed(request)
+
+    def _inquiry(self, request: Request, version: str, inquiry: catalog.Inquiry, ids: list[str]) -> Response:
+        if ids:
+            return self._no_resource(request)
+        if request.method == "GET":
+            return inquiry_forms.cannot_optimize(inquiry)
+        if request.method != "PUT":
+            return self._method_not_allowed(request)
+        try:
+            body = request.json()
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise _invalid("entity", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise _invalid("entity", "The request body must be a JSON object of parameters, e.g. {}.")
+        return inquiry_forms.run(self.store, inquiry, version, body, request.query.get("$expand", ""))
 
     def _only_get(self, request: Request) -> Response | None:
         return None if request.method == "GET" else self._method_not_allowed(request)

@@ -138,6 +138,13 @@ def _fields(schema: str, version: str, values: Mapping[str, Any], selected: froz
     return out
 
 
+def wrapped(schema: str, version: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a schema wrapped as the API sends it, for objects that are not stored records (inquiry
+    filters and result rows)."""
+    parsed: dict[str, Any] = json.loads("{" + ",".join(_fields(schema, version, values, None)) + "}")
+    return parsed
+
+
 def _system(record_id: str, row_number: int, note: str | None) -> str:
     return '{"id":' + _encode_text(record_id) + ',"rowNumber":' + str(row_number) + ',"note":' + _plain(note or "")
 

@@ -39,3 +39,111 @@ def test_every_entity_lists_with_its_details(
         assert all(isinstance(record[child], list) for record in records)
     expected_fields = {vf.api_name for vf in catalog.version_fields(name, "24.200.001")}
     assert expected_fields <= set(records[0])
+
+
+@pytest.mark.parametrize("name", sorted(catalog.INQUIRIES))
+def test_a_list_of_an_inquiry_form_cannot_be_optimized(
+    name: str, sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    answer = session.get(sandbox.base_url + f"{BASE}/{name}", params={"$top": "1"}, timeout=TIMEOUT)
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["message"] == "An error has occurred."
+    assert body["exceptionType"] == "PX.Api.ContractBased.OptimizedExport.CannotOptimizeException"
+    assert body["exceptionMessage"].startswith("Optimization cannot be performed.The following fields cause the error:")
+    assert "View Filter has BQL delegate" in body["exceptionMessage"] and "stackTrace" in body
+
+
+def _inquiry(session: requests.Session, url: str, name: str, body: dict[str, object], expand: str) -> requests.Response:
+    return session.put(f"{url}{BASE}/{name}", params={"$expand": expand}, json=body, timeout=TIMEOUT)
+
+
+def test_the_inventory_summary_adds_up_the_item_warehouses(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    item = next(
+        r
+        for r in sandbox.store.iter_records("StockItem", expand=["WarehouseDetails"])
+        if len(r["WarehouseDetails"]) > 1
+    )
+    item_id = item["InventoryID"]["value"]
+    answer = _inquiry(
+        session, sandbox.base_url, "InventorySummaryInquiry", {"InventoryID": {"value": item_id}}, "Results"
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["InventoryID"] == {"value": item_id} and body["WarehouseID"] == {}
+    rows = body["Results"]
+    expected = {line["WarehouseID"]["value"]: line["QtyOnHand"]["value"] for line in item["WarehouseDetails"]}
+    assert {row["WarehouseID"]["value"]: row["QtyOnHand"]["value"] for row in rows} == expected
+    cost = item["AverageCost"]["value"]
+    assert all(row["EstimatedUnitCost"]["value"] == cost for row in rows)
+    assert all(row["BaseUOM"]["value"] == item["BaseUOM"]["value"] for row in rows)
+    one = next(iter(expected))
+    narrowed = _inquiry(
+        session,
+        sandbox.base_url,
+        "InventorySummaryInquiry",
+        {"InventoryID": {"value": item_id}, "WarehouseID": {"value": one}},
+        "Results",
+    ).json()["Results"]
+    assert [row["WarehouseID"]["value"] for row in narrowed] == [one]
+    without_expand = _inquiry(
+        session, sandbox.base_url, "InventorySummaryInquiry", {"InventoryID": {"value": item_id}}, ""
+    )
+    assert "Results" not in without_expand.json()
+
+
+def test_an_inquiry_without_its_required_parameter_is_refused(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    answer = _inquiry(
+        session, sandbox.base_url, "InventorySummaryInquiry", {"WarehouseID": {"value": "MAIN"}}, "Results"
+    )
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["InventoryID"] == {"error": "'Inventory ID' cannot be empty."}
+    assert "raised at least one error" in body["error"]
+    unknown = _inquiry(
+        session, sandbox.base_url, "InventorySummaryInquiry", {"InventoryID": {"value": "NOPE"}}, "Results"
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["InventoryID"]["error"] == "Inventory ID 'NOPE' cannot be found in the system."
+
+
+def test_sales_prices_come_back_whole_and_match_the_stock_items(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    answer = _inquiry(session, sandbox.base_url, "SalesPricesInquiry", {}, "SalesPriceDetails")
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["SalesPriceDetails"]
+    items = list(sandbox.store.iter_records("StockItem"))
+    assert len(rows) == len(items) > 100
+    by_item = {row["InventoryID"]["value"]: row for row in rows}
+    for item in items:
+        row = by_item[item["InventoryID"]["value"]]
+        assert row["Price"] == item["DefaultPrice"] and row["UOM"] == item["SalesUOM"]
+        assert row["PriceType"] == {"value": "Base"}
+    item_class = items[0]["ItemClass"]["value"]
+    narrowed = _inquiry(
+        session, sandbox.base_url, "SalesPricesInquiry", {"ItemClassID": {"value": item_class}}, "SalesPriceDetails"
+    ).json()["SalesPriceDetails"]
+    expected = [item["InventoryID"]["value"] for item in items if item["ItemClass"]["value"] == item_class]
+    assert [row["InventoryID"]["value"] for row in narrowed] == expected
+
+
+def test_swagger_describes_every_entity_and_inquiry(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    answer = sandbox_login().get(sandbox.base_url + f"{BASE}/swagger.json", timeout=TIMEOUT)
+    document = answer.json()
+    for name in (*catalog.ENTITIES, *catalog.INQUIRIES):
+        assert {f"/{name}", f"/{name}/$adHocSchema"} <= set(document["paths"]), name
+        properties = document["components"]["schemas"][name]["allOf"][1]["properties"]
+        assert set(catalog.field_map(name, "24.200.001")) <= set(properties)
+    results = document["components"]["schemas"]["InventorySummaryInquiry"]["allOf"][1]["properties"]["Results"]
+    assert results == {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummaryRow"}}
