@@ -19,6 +19,7 @@ from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.contract import ContractApi
+from airflow_provider_acumatica.sandbox.custom_fields import CustomFields
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.data_auth import DataAuthenticator
 from airflow_provider_acumatica.sandbox.faults import (
@@ -87,6 +88,7 @@ class SandboxApp:
             changes_per_hour=config.changes_per_hour,
         )
         self.change_streams = ChangeStreams(self.store)
+        self.custom_fields = CustomFields(config.seed)
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -198,7 +200,7 @@ class SandboxApp:
         sessions = SessionRoutes(self.config, self.identity, self.stats)
         oauth = OAuthRoutes(self.config, self.identity, self.stats, lambda: self.injector.settings)
         admin = AdminRoutes(self)
-        contract = ContractApi(self.store, self.config.site_path)
+        contract = ContractApi(self.store, self.config.site_path, self.custom_fields)
         odata = ODataApi(self.store, self.config.site_path)
 
         def plain(call: Callable[[Request], Response]) -> Handler:
@@ -208,7 +210,9 @@ class SandboxApp:
             return Route(name, kind, re.compile(pattern), methods)
 
         return [
-            route("admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)", GET=admin.get, POST=admin.post),
+            route(
+                "admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)(?:/(?P<name>[^/]+))?", GET=admin.get, POST=admin.post
+            ),
             route("login", Kind.LOGIN, r"/entity/auth/login", POST=plain(sessions.login)),
             route("logout", Kind.AUTH, r"/entity/auth/logout", POST=plain(sessions.logout)),
             route("simplified_login", Kind.LOGIN, r"/api/auth/login", POST=plain(sessions.simplified_login)),

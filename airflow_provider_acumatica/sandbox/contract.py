@@ -9,7 +9,9 @@ Status codes and bodies:
   method (POST actions, PATCH): 405 `{"message": "The requested resource does not support http method '<m>'."}`.
 * Bad `$filter`: 500 `px_error` with the parser's message (position and token) and exceptionType
   `Microsoft.Data.OData.ODataException` (CV4) or `Microsoft.OData.ODataException` (CV5).
-* Unknown `$select`/`$expand` name: 500 `px_error`, exceptionType `PX.Data.PXException`.
+* Unknown `$select`/`$expand` name, or a `$custom` field the entity does not have: 500 `px_error`, exceptionType
+  `PX.Data.PXException`.
+* `GET …/<Entity>/$adHocSchema`: the entity's custom fields and attributes with their types (see `custom_fields`).
 * Bad `$top`/`$skip`, empty or non-object PUT body: 400 `{"message": "The request is invalid.", "modelState": ...}`.
 * Record not found (GET/DELETE by id or keys, PUT by unknown id): 500 with exceptionType
   `PX.Api.ContractBased.NoEntitySatisfiesTheConditionException`, as build 26.101 does.
@@ -25,10 +27,12 @@ import json
 from collections.abc import Iterator
 from itertools import islice
 
-from . import catalog, inquiry_forms, shape, swagger
+from . import catalog, custom_fields, inquiry_forms, shape, swagger
+from .custom_fields import CustomFields
 from .data import DataStore, Snapshot, WriteError
 from .filters import CompiledFilter, Dialect, FilterError, compile_filter
 from .protocol import Request, Response, px_error
+from .shape import CustomSection
 from .writes import apply_put, not_found
 
 PAGE_CHUNK = 1000
@@ -72,9 +76,10 @@ def _json_array(records: Iterator[str]) -> Iterator[bytes]:
 class ContractApi:
     """Serves `/entity`, swagger.json and entity CRUD for the `Default` endpoint versions."""
 
-    def __init__(self, store: DataStore, site_path: str = "") -> None:
+    def __init__(self, store: DataStore, site_path: str = "", custom_fields: CustomFields | None = None) -> None:
         self.store = store
         self.site_path = site_path.rstrip("/")
+        self.custom_fields = custom_fields or CustomFields(store.seed)
 
     def handle(self, request: Request) -> Response:
         """Route an authenticated request whose path (site prefix removed) starts with `/entity`."""
@@ -113,6 +118,9 @@ class ContractApi:
             return self._inquiry(request, version, inquiry, ids)
         if name not in catalog.ENTITIES:
             return self._no_resource(request)
+        if ids == ["$adHocSchema"]:
+            fields = self.custom_fields.of(name)
+            return self._only_get(request) or Response.json(custom_fields.ad_hoc_schema(name, version, fields))
         if len(ids) == 1 and "|" in ids[0]:
             ids = ids[0].split("|")
         if request.method == "GET":
@@ -171,6 +179,17 @@ class ContractApi:
         except shape.ProjectionError as error:
             raise _server_error(str(error), "PX.Data.PXException") from error
 
+    def _custom(self, request: Request, entity: str) -> CustomSection | None:
+        """The `custom` section renderer for the fields `$custom` names, or None (an empty section) without it."""
+        try:
+            fields = self.custom_fields.parse(entity, request.query.get("$custom"))
+        except ValueError as error:
+            raise _server_error(str(error), "PX.Data.PXException") from error
+        if not fields:
+            return None
+        seed = self.store.seed
+        return lambda index: custom_fields.custom_json(seed, fields, index)
+
     def _filter(self, request: Request, version: str, entity: str) -> CompiledFilter | None:
         text = request.query.get("$filter", "").strip()
         if not text:
@@ -183,6 +202,7 @@ class ContractApi:
 
     def _list(self, request: Request, version: str, entity: str) -> Response:
         projection = self._projection(request, version, entity)
+        custom = self._custom(request, entity)
         flt = self._filter(request, version, entity)
         skip = _int_param(request, "$skip") or 0
         top = _int_param(request, "$top")
@@ -190,7 +210,7 @@ class ContractApi:
         selection = self.store.select(snap, ("contract", version, flt.text if flt else ""), flt)
         indexes = selection.slice(skip, None if top is None else skip + top)
         records = (
-            shape.record_json(snap.view(index), version, projection, number, self.site_path)
+            shape.record_json(snap.view(index), version, projection, number, self.site_path, custom)
             for number, index in enumerate(indexes, start=1)
         )
         headers = [("Content-Type", "application/json; charset=utf-8")]
@@ -206,9 +226,10 @@ class ContractApi:
 
     def _get(self, request: Request, version: str, entity: str, ids: list[str]) -> Response:
         projection = self._projection(request, version, entity)
+        custom = self._custom(request, entity)
         snap = self.store.snapshot(entity)
         index = self._find(snap, ids)
-        return Response.json(shape.shape_record(snap.view(index), version, projection, 1, self.site_path))
+        return Response.json(shape.shape_record(snap.view(index), version, projection, 1, self.site_path, custom))
 
     def _put(self, request: Request, version: str, entity: str) -> Response:
         projection = self._projection(request, version, entity)

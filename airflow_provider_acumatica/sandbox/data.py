@@ -601,13 +601,19 @@ class DataStore:
         return out
 
     def iter_records(
-        self, entity: str, version: str = "24.200.001", expand: Sequence[str] = (), at: datetime | None = None
+        self,
+        entity: str,
+        version: str = "24.200.001",
+        expand: Sequence[str] = (),
+        at: datetime | None = None,
+        custom: shape.CustomSection | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Ground truth: every record exactly as a list GET without `$select` would serve it (writes always apply)."""
+        """Ground truth: every record exactly as a list GET without `$select` would serve it (writes always apply);
+        `custom` renders the `custom` section a `$custom` would ask for."""
         snap = self.snapshot(entity, None if at is None else to_ms(at))
         projection = shape.parse_projection(entity, version, None, ",".join(expand))
         for number, index in enumerate(snap.all().slice(0, None), start=1):
-            yield shape.shape_record(snap.view(index), version, projection, number, "")
+            yield shape.shape_record(snap.view(index), version, projection, number, "", custom)
 
     @property
     def lock(self) -> threading.RLock:

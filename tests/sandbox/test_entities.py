@@ -147,3 +147,92 @@ def test_swagger_describes_every_entity_and_inquiry(
         assert set(catalog.field_map(name, "24.200.001")) <= set(properties)
     results = document["components"]["schemas"]["InventorySummaryInquiry"]["allOf"][1]["properties"]["Results"]
     assert results == {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummaryRow"}}
+
+
+def test_the_ad_hoc_schema_lists_custom_fields_and_attributes(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    for name, view in (("Customer", "BAccount"), ("SalesOrder", "Document")):
+        answer = session.get(sandbox.base_url + f"{BASE}/{name}/$adHocSchema", timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        schema = answer.json()
+        custom = schema["custom"][view]
+        assert any(field.startswith("Usr") for field in custom) and any(f.startswith("Attribute") for f in custom)
+        assert all(entry["type"].startswith("Custom") and entry["type"].endswith("Field") for entry in custom.values())
+        assert set(catalog.field_map(name, "24.200.001")) <= set(schema)
+    assert session.get(sandbox.base_url + f"{BASE}/ShipVia/$adHocSchema", timeout=TIMEOUT).json()["custom"] == {}
+
+
+def test_custom_values_come_only_when_asked(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    url = sandbox.base_url + f"{BASE}/Customer"
+    plain = session.get(url, params={"$top": "5"}, timeout=TIMEOUT).json()
+    assert all(record["custom"] == {} for record in plain)
+    asked = session.get(
+        url, params={"$top": "5", "$custom": "BAccount.UsrLoyaltyTier,BAccount.AttributeINDUSTRY"}, timeout=TIMEOUT
+    ).json()
+    for record in asked:
+        fields = record["custom"]["BAccount"]
+        assert set(fields) == {"UsrLoyaltyTier", "AttributeINDUSTRY"}
+        assert fields["UsrLoyaltyTier"]["type"] == "CustomStringField"
+    assert [r["custom"] for r in asked] == [
+        session.get(
+            f"{url}/{r['id']}",
+            params={"$custom": "BAccount.UsrLoyaltyTier,BAccount.AttributeINDUSTRY"},
+            timeout=TIMEOUT,
+        ).json()["custom"]
+        for r in asked
+    ]
+    wrong = session.get(url, params={"$top": "1", "$custom": "BAccount.UsrNothing"}, timeout=TIMEOUT)
+    assert wrong.status_code == 500 and "UsrNothing" in wrong.json()["exceptionMessage"]
+
+
+def test_a_custom_field_published_while_running_has_values_at_once(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    field = {"entity": "SalesOrder", "view": "Document", "field": "UsrCarrierRef", "type": "CustomStringField"}
+    url = sandbox.base_url + f"{BASE}/SalesOrder"
+    before = session.get(url, params={"$top": "1", "$custom": "Document.UsrCarrierRef"}, timeout=TIMEOUT)
+    assert before.status_code == 500
+    published = requests.post(sandbox.base_url + "/_sandbox/custom_fields", json=field, timeout=TIMEOUT)
+    assert published.status_code == 200, published.text
+    assert {"view": "Document", "field": "UsrCarrierRef", "type": "CustomStringField"} in published.json()["SalesOrder"]
+    after = session.get(url, params={"$top": "20", "$custom": "Document.UsrCarrierRef"}, timeout=TIMEOUT)
+    assert after.status_code == 200, after.text
+    values = [record["custom"]["Document"]["UsrCarrierRef"]["value"] for record in after.json()]
+    assert any(isinstance(value, str) for value in values)
+    schema = session.get(url + "/$adHocSchema", timeout=TIMEOUT).json()
+    assert schema["custom"]["Document"]["UsrCarrierRef"]["type"] == "CustomStringField"
+    clash = requests.post(
+        sandbox.base_url + "/_sandbox/custom_fields", json={**field, "type": "CustomIntField"}, timeout=TIMEOUT
+    )
+    assert clash.status_code == 400 and "already published" in clash.json()["message"]
+    bad = requests.post(sandbox.base_url + "/_sandbox/custom_fields", json={**field, "type": "Text"}, timeout=TIMEOUT)
+    assert bad.status_code == 400 and "CustomStringField" in bad.json()["message"]
+
+
+def test_the_state_of_an_entity_is_every_live_record_fully_expanded(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    state = requests.get(sandbox.base_url + "/_sandbox/state/Customer", timeout=TIMEOUT)
+    assert state.status_code == 200, state.text
+    records = state.json()
+    listed = session.get(
+        sandbox.base_url + f"{BASE}/Customer",
+        params={
+            "$expand": "MainContact/Address",
+            "$custom": "BAccount.UsrLoyaltyTier,BAccount.UsrCreditScore,BAccount.AttributeINDUSTRY",
+        },
+        timeout=TIMEOUT,
+    ).json()
+    assert len(records) == sandbox.store.count("Customer")
+    assert records == listed
+    orders = requests.get(sandbox.base_url + "/_sandbox/state/SalesOrder", timeout=TIMEOUT).json()
+    assert all(isinstance(order["Details"], list) and "ShipToAddress" in order for order in orders)
+    missing = requests.get(sandbox.base_url + "/_sandbox/state/Nothing", timeout=TIMEOUT)
+    assert missing.status_code == 404 and "Customer" in missing.json()["message"]
