@@ -17,6 +17,11 @@ No authentication, never faulted, never counted in the stats.
   and `age_days` moves every recorded deletion that many days back so a test can see the retention purge it.
   `GET /_sandbox/deleted_records` shows `{tracked, days_to_keep, recorded: {DAC: count}}`. Deletions are read with
   `GET /t/<tenant>/api/odata/dac/<DAC>/px.GetDeletedRecords()` (see `dac_odata`).
+* `POST /_sandbox/custom_fields`: `{entity, view, field, type}` publishes a custom field (`type` one of
+  `custom_fields.TYPES`, e.g. `CustomStringField`) while the server runs; existing records have values for it at
+  once. `GET /_sandbox/custom_fields` lists every entity's custom fields.
+* `GET /_sandbox/state/<Entity>`: every live record of the entity right now, as the REST API (24.200.001) returns
+  it with every detail and linked entity expanded and every custom field in `custom`: what a replica must hold.
 
 `GET /_sandbox/stats` counts the two kinds of licensed users apart: `seats_in_use`/`peak_seats`/`max_seats` for
 API users (contract sessions, OAuth grants, bearer tokens on OData) and `users_in_use`/`peak_users`/`max_users`
@@ -30,8 +35,10 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from airflow_provider_acumatica.sandbox import catalog
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams, parse_settings
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
+from airflow_provider_acumatica.sandbox.custom_fields import CustomFields, custom_json
 from airflow_provider_acumatica.sandbox.dac_tables import DAC_TABLES
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.deleted_records import DeletedRecordTracker
@@ -47,6 +54,7 @@ class SandboxControl(Protocol):
     store: DataStore
     change_streams: ChangeStreams
     deleted_records: DeletedRecordTracker
+    custom_fields: CustomFields
 
     def snapshot(self) -> dict[str, Any]: ...
 
@@ -66,6 +74,19 @@ def read_object(request: Request) -> dict[str, Any] | Response:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return bad_request(f"The body is not valid JSON: {exc}")
     return payload if isinstance(payload, dict) else bad_request("The body must be a JSON object.")
+
+
+def _no_route(request: Request) -> Response:
+    return Response.json({"message": f"No admin route {request.method} {request.path}."}, status=404)
+
+
+def expand_paths(schema: str, prefix: str = "") -> list[str]:
+    """Every detail and linked entity of a schema, nested ones as `Parent/Child`, for a fully expanded read."""
+    paths: list[str] = []
+    for child in catalog.SCHEMAS[schema].children:
+        path = f"{prefix}{child.name}"
+        paths.extend((path, *expand_paths(child.schema, f"{path}/")))
+    return paths
 
 
 def config_view(config: SandboxConfig) -> dict[str, Any]:
@@ -92,7 +113,9 @@ class AdminRoutes:
         self._sandbox = sandbox
 
     def get(self, request: Request, params: Mapping[str, str]) -> Response:
-        action = params["action"]
+        action, name = params["action"], params.get("name")
+        if name:
+            return self._state(name) if action == "state" else _no_route(request)
         if action == "stats":
             return Response.json(self._sandbox.snapshot())
         if action == "config":
@@ -101,9 +124,26 @@ class AdminRoutes:
             return Response.json(self._sandbox.change_streams.status())
         if action == "deleted_records":
             return Response.json(self._sandbox.deleted_records.settings())
-        return Response.json({"message": f"No admin route GET /_sandbox/{action}."}, status=404)
+        if action == "custom_fields":
+            return Response.json(self._sandbox.custom_fields.all())
+        return _no_route(request)
+
+    def _state(self, entity: str) -> Response:
+        if entity not in catalog.ENTITIES:
+            known = ", ".join(sorted(catalog.ENTITIES))
+            return Response.json({"message": f"No entity named {entity!r}; the entities are {known}."}, status=404)
+        fields = self._sandbox.custom_fields.of(entity)
+        seed = self._sandbox.store.seed
+        records = self._sandbox.store.iter_records(
+            entity,
+            expand=expand_paths(entity),
+            custom=lambda index: custom_json(seed, fields, index) if fields else {},
+        )
+        return Response.json(list(records))
 
     def post(self, request: Request, params: Mapping[str, str]) -> Response:
+        if params.get("name"):
+            return _no_route(request)
         body = read_object(request)
         if isinstance(body, Response):
             return body
@@ -118,7 +158,21 @@ class AdminRoutes:
             return self._change_stream(body)
         if action == "deleted_records":
             return self._deleted_records(body)
-        return Response.json({"message": f"No admin route POST /_sandbox/{action}."}, status=404)
+        if action == "custom_fields":
+            return self._custom_field(body)
+        return _no_route(request)
+
+    def _custom_field(self, body: dict[str, Any]) -> Response:
+        unknown = set(body) - {"entity", "view", "field", "type"}
+        if unknown:
+            return bad_request(f"Unknown field(s): {', '.join(sorted(unknown))}; send {{entity, view, field, type}}.")
+        try:
+            self._sandbox.custom_fields.publish(
+                body.get("entity"), body.get("view"), body.get("field"), body.get("type")
+            )
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return Response.json(self._sandbox.custom_fields.all())
 
     def _faults(self, body: dict[str, Any]) -> Response:
         try:

@@ -19,6 +19,7 @@ from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.contract import ContractApi
+from airflow_provider_acumatica.sandbox.custom_fields import CustomFields
 from airflow_provider_acumatica.sandbox.dac_odata import build_api
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.data_auth import DataAuthenticator
@@ -92,6 +93,7 @@ class SandboxApp:
         self.change_streams = ChangeStreams(self.store)
         self.dac_odata = build_api(self.store, config)
         self.deleted_records = self.dac_odata.tracker
+        self.custom_fields = CustomFields(config.seed)
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -204,7 +206,7 @@ class SandboxApp:
         sessions = SessionRoutes(self.config, self.identity, self.stats)
         oauth = OAuthRoutes(self.config, self.identity, self.stats, lambda: self.injector.settings)
         admin = AdminRoutes(self)
-        contract = ContractApi(self.store, self.config.site_path)
+        contract = ContractApi(self.store, self.config.site_path, self.custom_fields)
         odata = ODataApi(self.store, self.config.site_path)
 
         def plain(call: Callable[[Request], Response]) -> Handler:
@@ -214,7 +216,9 @@ class SandboxApp:
             return Route(name, kind, re.compile(pattern), methods)
 
         return [
-            route("admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)", GET=admin.get, POST=admin.post),
+            route(
+                "admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)(?:/(?P<name>[^/]+))?", GET=admin.get, POST=admin.post
+            ),
             route("login", Kind.LOGIN, r"/entity/auth/login", POST=plain(sessions.login)),
             route("logout", Kind.AUTH, r"/entity/auth/logout", POST=plain(sessions.logout)),
             route("simplified_login", Kind.LOGIN, r"/api/auth/login", POST=plain(sessions.simplified_login)),
@@ -243,6 +247,7 @@ class SandboxApp:
                 r"/t/(?P<tenant>[^/]+)/api/odata/gi/(?P<resource>.+)",
                 GET=lambda request, params: odata.handle(request, params["tenant"], params["resource"]),
             ),
+            route("endpoints", Kind.AUTH, r"/entity/?", GET=plain(contract.endpoints)),
             route(
                 "contract",
                 Kind.DATA,
