@@ -101,4 +101,9 @@ def _hint(status: int, exception_type: str) -> str:
         return " The user lacks rights to this form, or the feature is disabled on the tenant."
     if "NoEntitySatisfiesTheCondition" in exception_type:
         return " The record does not exist."
+    if "CannotOptimizeException" in exception_type:
+        return (
+            " This entity is an inquiry form, which cannot be listed: read it with one PUT and $expand of its "
+            "result array (AcumaticaExtractOperator with parameters={...})."
+        )
     return ""

@@ -10,6 +10,7 @@ from airflow_provider_acumatica.catalog import EntityInfo, known_entity
 from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
 
 CANNOT_OPTIMIZE = "CannotOptimizeException"
+_NOT_DETAILS = frozenset({"files"})
 ATTRIBUTE_PREFIX = "Attribute"
 
 Probe = Callable[[str], bool]
@@ -28,13 +29,18 @@ def classify(document: Mapping[str, Any], endpoint_name: str, probe: Probe) -> l
 
 def _classified(document: Mapping[str, Any], endpoint_name: str, entity: str, probe: Probe) -> EntityInfo:
     schema = EntitySchema.from_openapi(document, entity)
-    details = tuple(f.name for f in schema.fields if f.type is FieldType.DETAIL)
+    details = detail_names(schema)
     known = known_entity(endpoint_name, entity)
     if known is not None:
         return replace(known, details=details, last_modified_field=_cursor(known, schema))
     if probe(entity):
         return EntityInfo(entity, "inquiry", details=details, result_field=details[0] if details else None)
     return EntityInfo(entity, "record", last_modified_field=schema.last_modified_field(), details=details)
+
+
+def detail_names(schema: EntitySchema) -> tuple[str, ...]:
+    """The entity's detail collections, without the attached `files` every entity may have."""
+    return tuple(f.name for f in schema.fields if f.type is FieldType.DETAIL and f.name not in _NOT_DETAILS)
 
 
 def _cursor(known: EntityInfo, schema: EntitySchema) -> str | None:

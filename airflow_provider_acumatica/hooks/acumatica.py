@@ -411,7 +411,7 @@ class AcumaticaHook(BaseHook):
         version = endpoint_version or self.settings.endpoint_version
         if version not in self._swagger:
             document = self.request_json("GET", self.entity_url("swagger.json", endpoint_version=version))
-            if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+            if not isinstance(document, dict) or not ({"paths", "components"} & document.keys()):
                 raise MalformedResponseError(
                     f"swagger.json of {self.settings.endpoint_name}/{version} is not an OpenAPI document.",
                     http_status=200,
@@ -450,6 +450,32 @@ class AcumaticaHook(BaseHook):
         """The entity's custom fields and user-defined attributes, from `GET {entity}/$adHocSchema`."""
         payload = self.request_json("GET", self.entity_url(entity, "$adHocSchema", endpoint_version=endpoint_version))
         return CustomFields.from_ad_hoc_schema(entity, payload)
+
+    def read_inquiry(
+        self,
+        entity: str,
+        result_field: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        endpoint_version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The result rows of an inquiry form: one `PUT {entity}?$expand={result_field}` with the parameters.
+
+        Plain parameter values are wrapped as the API expects (`{"InventoryID": {"value": "X"}}`). The
+        result array comes back whole: inquiries are not paged. A missing required parameter is the
+        server's 422, its field errors passed on.
+        """
+        body = {name: _wrapped(value) for name, value in (parameters or {}).items()}
+        url = self.entity_url(entity, endpoint_version=endpoint_version)
+        payload = self.request_json("PUT", url, params={"$expand": result_field}, json=body)
+        rows = payload.get(result_field) if isinstance(payload, dict) else None
+        if not isinstance(rows, list):
+            raise MalformedResponseError(
+                f"PUT {entity}?$expand={result_field} returned no {result_field!r} array. Check that {entity} is an "
+                "inquiry form and that this is its result array.",
+                http_status=200,
+            )
+        return rows
 
     def iter_id_pages(
         self,
@@ -623,7 +649,7 @@ class AcumaticaHook(BaseHook):
         except AcumaticaApiError as err:
             if err.http_status == 400 and "not tracked" in str(err).lower():
                 known = self._dac_types.get(dac)
-                raise not_tracked(dac, known.type_name if known else None, err.message) from None
+                raise not_tracked(dac, known.type_name if known else None, _server_said(err)) from None
             raise
 
     def iter_deleted(
@@ -647,7 +673,7 @@ class AcumaticaHook(BaseHook):
             raise AcumaticaConfigError(
                 f"The user of connection {self.acumatica_conn_id} may not read {dac or 'the DAC interface'} over "
                 "DAC-based OData (HTTP 403). Give the user the OData4 User role on Users (SM201010) and access "
-                f"rights to the forms that show this DAC. The server said: {err.message}"
+                f"rights to the forms that show this DAC. The server said: {_server_said(err)}"
             ) from None
 
     unwrap = staticmethod(unwrap_record)
@@ -708,6 +734,19 @@ def id_field(schema: EntitySchema) -> str:
         if candidates:
             return candidates[0].name
     raise AcumaticaConfigError(f"{schema.name} has no value field to select beside its id.")
+
+
+def _server_said(err: AcumaticaApiError) -> str:
+    """The server's own words in an API error, without the request line and the generic hint."""
+    text = err.message.split(f"HTTP {err.http_status}: ", 1)[-1]
+    return text.split(" The user lacks rights to this form", 1)[0]
+
+
+def _wrapped(value: Any) -> Any:
+    """A parameter as the contract API takes it: `{"value": x}`, unless it already is one."""
+    if isinstance(value, dict) and "value" in value:
+        return value
+    return {"value": value}
 
 
 def encode_query(params: dict[str, Any]) -> str:

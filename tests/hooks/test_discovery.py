@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from airflow_provider_acumatica.catalog import default_entities, discovery
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
@@ -22,7 +24,7 @@ def hook_for(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, **extra: An
 
 def served_details(hook: AcumaticaHook, entity: str, version: str | None = None) -> tuple[str, ...]:
     schema: EntitySchema = hook.entity_schema(entity, version)
-    return tuple(f.name for f in schema.fields if f.type is FieldType.DETAIL)
+    return tuple(f.name for f in schema.fields if f.type is FieldType.DETAIL and f.name != "files")
 
 
 def test_every_served_entity_is_classified_from_the_map(
@@ -57,9 +59,30 @@ def test_entities_the_map_does_not_know_are_probed(monkeypatch: pytest.MonkeyPat
     with hook_for(monkeypatch, sandbox) as hook:
         entities = hook.discover_entities()
         calls = hook.call_stats.calls
-    by_name = {info.name: info for info in entities}
     assert calls == 1 + len(entities)
-    assert all(info.dac is None for info in entities)
-    assert by_name["SalesOrder"].kind == "record"
-    assert by_name["SalesOrder"].last_modified_field == "LastModified"
-    assert by_name["Customer"].last_modified_field == "LastModifiedDateTime"
+    for info in entities:
+        known = default_entities()[info.name]
+        assert (info.kind, info.result_field, info.last_modified_field) == (
+            known.kind,
+            known.result_field,
+            known.last_modified_field,
+        ), info.name
+        assert info.dac is None
+    assert {info.name for info in entities if info.is_inquiry} == {"InventorySummaryInquiry", "SalesPricesInquiry"}
+
+
+def test_custom_fields_and_attributes_come_from_the_ad_hoc_schema(
+    monkeypatch: pytest.MonkeyPatch, make_sandbox: Callable[..., SandboxServer]
+) -> None:
+    sandbox = make_sandbox()
+    publish = {"entity": "Customer", "view": "BAccount", "field": "UsrNewField", "type": "CustomStringField"}
+    with hook_for(monkeypatch, sandbox) as hook:
+        before = hook.custom_fields("Customer")
+        requests.post(f"{sandbox.base_url}/_sandbox/custom_fields", json=publish, timeout=10).raise_for_status()
+        after = hook.custom_fields("Customer")
+        records = list(hook.iter_records("Customer", custom=after.custom_param, page_size=5))[:5]
+    assert "BAccount.UsrNewField" not in before.fields
+    assert after.fields["BAccount.UsrNewField"] == "CustomStringField"
+    assert all(name.split(".", 1)[1].startswith("Attribute") for name in after.attributes)
+    assert after.attributes and set(after.fields).isdisjoint(after.attributes)
+    assert all("UsrNewField" in record["custom"]["BAccount"] for record in records)
