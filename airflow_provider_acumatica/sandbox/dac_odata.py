@@ -14,7 +14,8 @@
   `$select`; oldest first by default. An untracked DAC answers **400**, naming SM207010.
 
 Errors use the OData body `{"error": {"code": "", "message": ...}}`: 404 for an unknown DAC or path, 400 for a bad
-query option or an untracked DAC, 403 for a user without the `OData4 User` role (`SandboxUser.dac_odata`).
+query option or an untracked DAC, 403 for a user without the `OData4 User` role (`SandboxUser.dac_odata`; the
+built-in `reader` / `123` is such a user).
 `$expand` and `$count` are not served (400). The DAC rows are described in `dac_tables`.
 """
 
