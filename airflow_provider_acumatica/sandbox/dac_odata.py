@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -190,6 +191,7 @@ class DacODataApi:
         self._by_set = {alias: table for table in tables for alias in (table.name, table.set_name)}
         self._compiled = {table.name: _compile(table) for table in tables}
         self._cache: OrderedDict[tuple[Any, ...], list[DacRow]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def handle(self, request: Request, tenant: str, resource: str) -> Response:
         """Answer `GET /t/<tenant>/api/odata/dac/<resource>`."""
@@ -325,17 +327,19 @@ class DacODataApi:
     ) -> list[DacRow]:
         """Every matching row in the requested order, keys breaking ties; cached per data state."""
         key = (table.name, flt.text if flt else "", tuple(order), show, snap.events, snap.changes, snap.next_index)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         rows = [row for row in self._all_rows(snap, table, show) if flt is None or flt.matches(row)]
         getters = self._compiled[table.name].getters
         for name, desc in [*((key, False) for key in reversed(table.keys)), *reversed(order)]:
             rows.sort(key=_by(getters[name]), reverse=desc)
-        self._cache[key] = rows
-        while len(self._cache) > CACHE_ENTRIES:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = rows
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
         return rows
 
     def _all_rows(self, snap: Snapshot, table: DacTable, show_deleted: bool) -> list[DacRow]:

@@ -96,6 +96,13 @@ def test_a_line_removed_from_its_order_is_a_deleted_soline(server: SandboxServer
     assert deleted(server, "SOOrder") == []
 
 
+def test_updates_and_inserts_record_nothing(server: SandboxServer) -> None:
+    for entity in ("SalesOrder", "Customer"):
+        answer = admin(server, "changes", {"entity": entity, "inserts": 3, "updates": 10, "seed": 6})
+        assert answer.status_code == 200
+    assert deleted(server, "SOOrder") == deleted(server, "SOLine") == deleted(server, "Customer") == []
+
+
 def test_query_options_on_deleted_records(server: SandboxServer) -> None:
     first = admin(server, "changes", {"entity": "Customer", "deletes": 2, "seed": 1}).json()
     time.sleep(0.01)
