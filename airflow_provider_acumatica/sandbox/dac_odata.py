@@ -8,7 +8,9 @@
 * `GET .../dac/<DAC>`: the rows, with `$top`, `$skip`, `$filter` (stored values, OData v4 literals), `$select` and
   `$orderby`; sorted by the key properties ascending unless `$orderby` says otherwise (the keys break ties).
   The answer is `{"@odata.context", "value"}` and never carries `@odata.nextLink`: clients page with `$top`/`$skip`
-  or by key. `PX-ApiDeleted: SHOW` adds the soft-deleted rows of a DAC with a `DeletedDatabaseRecord` column.
+  or by key. Each such read counts as a list request of the DAC's entity for its change stream
+  (`change_stream`), so a test can disturb a DAC pull between pages. `PX-ApiDeleted: SHOW` adds the soft-deleted
+  rows of a DAC with a `DeletedDatabaseRecord` column.
 * `GET .../dac/<DAC>/px.GetDeletedRecords()`: `{RefNoteID, DeleteDate}` rows of a tracked DAC (see
   `deleted_records`), with `$filter` on both (`DeleteDate ge 2026-01-01T00:00:00Z`), `$top`, `$skip`, `$orderby`,
   `$select`; oldest first by default. An untracked DAC answers **400**, naming SM207010.
@@ -181,9 +183,15 @@ class DacODataApi:
     """Serves the DAC-based OData interface over the store, with deleted-record tracking."""
 
     def __init__(
-        self, store: DataStore, tracker: DeletedRecordTracker, config: SandboxConfig, tables: Sequence[DacTable]
+        self,
+        store: DataStore,
+        tracker: DeletedRecordTracker,
+        config: SandboxConfig,
+        tables: Sequence[DacTable],
+        on_list: Callable[[str], None],
     ) -> None:
         self.store = store
+        self.on_list = on_list
         self.tracker = tracker
         self.config = config
         self.site_path = config.site_path.rstrip("/")
@@ -207,6 +215,7 @@ class DacODataApi:
                 return self._deleted(request, tenant, table)
             if function:
                 raise _ODataError(404, f"No resource '{function}' on '{name}'; the DAC function is {DELETED_FUNCTION}.")
+            self.on_list(table.entity)
             return self._query(request, tenant, table)
         except _ODataError as error:
             return error.response
@@ -398,7 +407,8 @@ def _entity_type(table: DacTable) -> str:
     return f"<EntityType Name={quoteattr(table.name)}><Key>{keys}</Key>{props}</EntityType>"
 
 
-def build_api(store: DataStore, config: SandboxConfig) -> DacODataApi:
-    """The interface over the sandbox's DAC tables, its tracker listening to `store`."""
+def build_api(store: DataStore, config: SandboxConfig, on_list: Callable[[str], None]) -> DacODataApi:
+    """The interface over the sandbox's DAC tables, its tracker listening to `store`; `on_list(entity)` runs
+    before every read of an entity set (the change streams' hook)."""
     tracker = DeletedRecordTracker(store, DAC_TABLES)
-    return DacODataApi(store, tracker, config, DAC_TABLES)
+    return DacODataApi(store, tracker, config, DAC_TABLES, on_list)

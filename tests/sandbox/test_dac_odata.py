@@ -290,3 +290,32 @@ def test_rows_written_through_the_contract_api_sort_by_key(make_sandbox: Callabl
     assert by_code[0]["NoteID"] == created.json()["id"] and by_code[0]["AcctName"] == "Alphabetical"
     orders = rows(session, server, "SOOrder", **{"$select": "OrderNbr,OrderType"})
     assert [row["OrderNbr"] for row in orders] == sorted(row["OrderNbr"] for row in orders)
+
+
+def test_the_change_stream_disturbs_dac_reads_where_keyset_paging_stays_exact(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(records=60, changes_per_hour=0)
+    session = requests.Session()
+    session.auth = ("admin", "123")
+    start = {row["NoteID"] for row in rows(session, server, "SOOrder")}
+    stream = {"entity": "SalesOrder", "every": 2, "inserts": 1, "deletes": 3, "seed": 8}
+    requests.post(f"{server.base_url}/_sandbox/change_stream", json=stream, timeout=TIMEOUT).raise_for_status()
+
+    def pull(next_query: Callable[[list[dict[str, Any]]], dict[str, str]]) -> list[str]:
+        seen: list[dict[str, Any]] = []
+        query = {"$orderby": "OrderNbr,OrderType", "$top": "10", "$select": "OrderNbr,NoteID"}
+        page = rows(session, server, "SOOrder", **query)
+        while page:
+            seen.extend(page)
+            page = rows(session, server, "SOOrder", **query, **next_query(seen))
+        return [row["NoteID"] for row in seen]
+
+    by_key = pull(lambda seen: {"$filter": f"OrderNbr gt '{seen[-1]['OrderNbr']}'"})
+    kept = start & {row["NoteID"] for row in rows(session, server, "SOOrder")}
+    assert len(by_key) == len(set(by_key)) and kept <= set(by_key)
+    by_skip = pull(lambda seen: {"$skip": str(len(seen))})
+    kept = kept & {row["NoteID"] for row in rows(session, server, "SOOrder")}
+    assert kept - set(by_skip), "plain $skip paging should lose rows that stayed when earlier rows are deleted"
+    status = requests.get(f"{server.base_url}/_sandbox/change_stream", timeout=TIMEOUT).json()["SalesOrder"]
+    assert status["applied"] > 0 and status["deleted"] == 3 * status["applied"]
