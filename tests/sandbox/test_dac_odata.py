@@ -319,3 +319,10 @@ def test_the_change_stream_disturbs_dac_reads_where_keyset_paging_stays_exact(
     assert kept - set(by_skip), "plain $skip paging should lose rows that stayed when earlier rows are deleted"
     status = requests.get(f"{server.base_url}/_sandbox/change_stream", timeout=TIMEOUT).json()["SalesOrder"]
     assert status["applied"] > 0 and status["deleted"] == 3 * status["applied"]
+
+
+def test_a_bare_guid_literal_finds_a_row_by_noteid(still: SandboxServer, basic: requests.Session) -> None:
+    target = rows(basic, still, "InventoryItem", **{"$top": "1", "$skip": "7"})[0]
+    for literal in (target["NoteID"], target["NoteID"].upper(), f"'{target['NoteID']}'"):
+        found = rows(basic, still, "InventoryItem", **{"$filter": f"NoteID eq {literal}", "$select": "InventoryCD"})
+        assert found == [{"InventoryCD": target["InventoryCD"]}]
