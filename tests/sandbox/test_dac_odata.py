@@ -164,6 +164,8 @@ def test_paging_filter_select_and_orderby(still: SandboxServer, basic: requests.
     assert [len(page) for page in pages] == [40, 40, 40, 0]
     assert [row for page in pages for row in page] == everything
     assert [row["BAccountID"] for row in everything] == sorted(row["BAccountID"] for row in everything)
+    contract = {record["id"]: record["BAccountID"]["value"] for record in still.store.iter_records("Customer")}
+    assert {row["NoteID"]: row["BAccountID"] for row in everything} == contract
     group = everything[0]["CustomerClassID"]
     query = {"$filter": f"CustomerClassID eq '{group}'", "$select": "BAccountID,CustomerClassID"}
     same = rows(basic, still, "Customer", **query)
@@ -171,6 +173,11 @@ def test_paging_filter_select_and_orderby(still: SandboxServer, basic: requests.
         {"BAccountID": r["BAccountID"], "CustomerClassID": group} for r in everything if r["CustomerClassID"] == group
     ]
     assert 0 < len(same) < len(everything)
+    pivot = everything[60]["BAccountID"]
+    by_key = rows(basic, still, "Customer", **{"$filter": f"BAccountID gt {pivot}", "$top": "7", "$skip": "3"})
+    assert by_key == [row for row in everything if row["BAccountID"] > pivot][3:10]
+    mixed = rows(basic, still, "Customer", **{"$filter": f"BAccountID le {pivot} and CustomerClassID ne '{group}'"})
+    assert mixed == [r for r in everything if r["BAccountID"] <= pivot and r["CustomerClassID"] != group]
     richest = rows(basic, still, "Customer", **{"$orderby": "CreditLimit desc", "$top": "5", "$select": "CreditLimit"})
     assert [row["CreditLimit"] for row in richest] == sorted((r["CreditLimit"] for r in everything), reverse=True)[:5]
     cutoff = everything[100]["LastModifiedDateTime"]
