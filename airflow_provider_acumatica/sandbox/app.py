@@ -91,7 +91,7 @@ class SandboxApp:
             changes_per_hour=config.changes_per_hour,
         )
         self.change_streams = ChangeStreams(self.store)
-        self.dac_odata = build_api(self.store, config)
+        self.dac_odata = build_api(self.store, config, self.change_streams.observe)
         self.deleted_records = self.dac_odata.tracker
         self.custom_fields = CustomFields(config.seed)
         self._authenticator = DataAuthenticator(config, self.identity)

@@ -8,22 +8,27 @@
 * `GET .../dac/<DAC>`: the rows, with `$top`, `$skip`, `$filter` (stored values, OData v4 literals), `$select` and
   `$orderby`; sorted by the key properties ascending unless `$orderby` says otherwise (the keys break ties).
   The answer is `{"@odata.context", "value"}` and never carries `@odata.nextLink`: clients page with `$top`/`$skip`
-  or by key. `PX-ApiDeleted: SHOW` adds the soft-deleted rows of a DAC with a `DeletedDatabaseRecord` column.
+  or by key. Each such read counts as a list request of the DAC's entity for its change stream
+  (`change_stream`), so a test can disturb a DAC pull between pages. `PX-ApiDeleted: SHOW` adds the soft-deleted
+  rows of a DAC with a `DeletedDatabaseRecord` column.
 * `GET .../dac/<DAC>/px.GetDeletedRecords()`: `{RefNoteID, DeleteDate}` rows of a tracked DAC (see
   `deleted_records`), with `$filter` on both (`DeleteDate ge 2026-01-01T00:00:00Z`), `$top`, `$skip`, `$orderby`,
   `$select`; oldest first by default. An untracked DAC answers **400**, naming SM207010.
 
 Errors use the OData body `{"error": {"code": "", "message": ...}}`: 404 for an unknown DAC or path, 400 for a bad
-query option or an untracked DAC, 403 for a user without the `OData4 User` role (`SandboxUser.dac_odata`).
+query option or an untracked DAC, 403 for a user without the `OData4 User` role (`SandboxUser.dac_odata`; the
+built-in `reader` / `123` is such a user).
 `$expand` and `$count` are not served (400). The DAC rows are described in `dac_tables`.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -58,25 +63,53 @@ class _ODataError(Exception):
         self.response = Response.json({"error": {"code": "", "message": message}}, status)
 
 
-@dataclass(frozen=True)
 class DacRow:
-    """One row of a DAC: a record, or one of its detail lines for a line DAC; `deleted` for soft-deleted rows."""
+    """One row of a DAC: a record, or one of its detail lines for a line DAC; `deleted` for soft-deleted rows.
 
-    view: RecordView
-    line: Mapping[str, Any] | None = None
-    deleted: bool = False
+    The record view is built only when a property needs it: keys and surrogate ids come from the index alone, so
+    a key-range `$filter` (keyset paging) scans a large table without generating its records."""
+
+    __slots__ = ("_view", "deleted", "index", "line", "snap")
+
+    def __init__(
+        self,
+        snap: Snapshot,
+        index: int,
+        line: Mapping[str, Any] | None = None,
+        deleted: bool = False,
+        view: RecordView | None = None,
+    ) -> None:
+        self.snap = snap
+        self.index = index
+        self.line = line
+        self.deleted = deleted
+        self._view = view
+
+    @property
+    def view(self) -> RecordView:
+        if self._view is None:
+            self._view = self.snap.view(self.index)
+        return self._view
+
+    def key(self, position: int) -> str:
+        overlay = self.snap.overlay.get(self.index)
+        keys = overlay.keys if overlay is not None else catalog.format_key(self.snap.entity, self.index)
+        return keys[position]
 
 
 Getter = Callable[[DacRow], Any]
 
 
-def _getter(prop: DacProperty) -> Getter:
+def _getter(prop: DacProperty, entity_keys: Sequence[str]) -> Getter:
     source = prop.source
     if source == "deleted:":
         return lambda row: row.deleted
     if source.startswith("index:"):
         base = int(source[6:])
-        return lambda row: base + row.view.index
+        return lambda row: base + row.index
+    if source in entity_keys:
+        position = list(entity_keys).index(source)
+        return lambda row: row.key(position)
     if source.startswith("line:"):
         name = source[5:]
         return lambda row: row.line.get(name) if row.line is not None else None
@@ -98,8 +131,10 @@ class _Compiled:
     getters: Mapping[str, Getter]
     writers: Mapping[str, Callable[[Any], Any]]
     edm: Mapping[str, str]
+    cheap: frozenset[str]
 
-    def resolver(self) -> Callable[[str], Column | None]:
+    def resolver(self, used: set[str]) -> Callable[[str], Column | None]:
+        """Resolves `$filter` names, adding each to `used`."""
         modified = catalog.ENTITIES[self.table.entity].last_modified
         sources = {prop.name: prop.source for prop in self.table.all_properties}
 
@@ -107,6 +142,7 @@ class _Compiled:
             edm = self.edm.get(name)
             if edm is None:
                 return None
+            used.add(name)
             indexed = self.table.detail is None and sources[name] == modified
             return Column(_KINDS[edm], self.getters[name], indexed=indexed)
 
@@ -115,11 +151,13 @@ class _Compiled:
 
 def _compile(table: DacTable) -> _Compiled:
     props = table.all_properties
+    keys = catalog.ENTITIES[table.entity].keys
     return _Compiled(
         table,
-        {prop.name: _getter(prop) for prop in props},
+        {prop.name: _getter(prop, keys) for prop in props},
         {prop.name: _writer(prop.edm) for prop in props},
         {prop.name: prop.edm for prop in props},
+        frozenset(p.name for p in props if p.source in keys or p.source.startswith(("index:", "deleted:"))),
     )
 
 
@@ -179,9 +217,15 @@ class DacODataApi:
     """Serves the DAC-based OData interface over the store, with deleted-record tracking."""
 
     def __init__(
-        self, store: DataStore, tracker: DeletedRecordTracker, config: SandboxConfig, tables: Sequence[DacTable]
+        self,
+        store: DataStore,
+        tracker: DeletedRecordTracker,
+        config: SandboxConfig,
+        tables: Sequence[DacTable],
+        on_list: Callable[[str], None],
     ) -> None:
         self.store = store
+        self.on_list = on_list
         self.tracker = tracker
         self.config = config
         self.site_path = config.site_path.rstrip("/")
@@ -189,6 +233,7 @@ class DacODataApi:
         self._by_set = {alias: table for table in tables for alias in (table.name, table.set_name)}
         self._compiled = {table.name: _compile(table) for table in tables}
         self._cache: OrderedDict[tuple[Any, ...], list[DacRow]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def handle(self, request: Request, tenant: str, resource: str) -> Response:
         """Answer `GET /t/<tenant>/api/odata/dac/<resource>`."""
@@ -204,6 +249,7 @@ class DacODataApi:
                 return self._deleted(request, tenant, table)
             if function:
                 raise _ODataError(404, f"No resource '{function}' on '{name}'; the DAC function is {DELETED_FUNCTION}.")
+            self.on_list(table.entity)
             return self._query(request, tenant, table)
         except _ODataError as error:
             return error.response
@@ -282,9 +328,11 @@ class DacODataApi:
         order = _parse_orderby(names, table.full_name, request.query.get("$orderby", ""))
         skip = _int_option(request, "$skip") or 0
         top = _int_option(request, "$top")
-        flt = self._filter(request.query.get("$filter", ""), compiled.resolver(), table.full_name)
+        used: set[str] = set()
+        flt = self._filter(request.query.get("$filter", ""), compiled.resolver(used), table.full_name)
         show_deleted = table.keeps_deleted and (request.header("PX-ApiDeleted") or "").strip().upper() == "SHOW"
-        rows = self._rows(table, flt, order, show_deleted, skip, None if top is None else skip + top)
+        cheap = used <= compiled.cheap
+        rows = self._rows(table, flt, cheap, order, show_deleted, skip, None if top is None else skip + top)
         columns = selected or names
         plan = [(name, compiled.getters[name], compiled.writers[name]) for name in columns]
         values = [{name: write(get(row)) for name, get, write in plan} for row in rows]
@@ -305,18 +353,25 @@ class DacODataApi:
         self,
         table: DacTable,
         flt: CompiledFilter | None,
+        cheap: bool,
         order: list[tuple[str, bool]],
         show_deleted: bool,
         start: int,
         stop: int | None,
     ) -> list[DacRow]:
+        """The page of rows; `cheap` says the filter reads only keys, so it is evaluated without record views."""
         snap = self.store.snapshot(table.entity)
         by_keys = not order or order == [(key, False) for key in table.keys[: len(order)]]
-        if table.detail is None and not show_deleted and by_keys and not snap.key_index:
+        in_index_order = table.detail is None and not show_deleted and by_keys and not snap.key_index
+        if in_index_order and (flt is None or not cheap):
             # Index order is key order while every key is the generated one: answer from the store's selection.
-            record_flt = None if flt is None else replace(flt, matches=_record_matcher(flt))
+            record_flt = None if flt is None else replace(flt, matches=_record_matcher(snap, flt))
             selection = self.store.select(snap, ("dac", table.name, flt.text if flt else ""), record_flt)
-            return [DacRow(snap.view(index)) for index in selection.slice(start, stop)]
+            return [DacRow(snap, index) for index in selection.slice(start, stop)]
+        if in_index_order and flt is not None:
+            matches = flt.matches
+            found = (row for row in self._all_rows(snap, table, False) if matches(row))
+            return list(itertools.islice(found, start, stop))
         return self._sorted(snap, table, flt, order, show_deleted)[start:stop]
 
     def _sorted(
@@ -324,30 +379,29 @@ class DacODataApi:
     ) -> list[DacRow]:
         """Every matching row in the requested order, keys breaking ties; cached per data state."""
         key = (table.name, flt.text if flt else "", tuple(order), show, snap.events, snap.changes, snap.next_index)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         rows = [row for row in self._all_rows(snap, table, show) if flt is None or flt.matches(row)]
         getters = self._compiled[table.name].getters
         for name, desc in [*((key, False) for key in reversed(table.keys)), *reversed(order)]:
             rows.sort(key=_by(getters[name]), reverse=desc)
-        self._cache[key] = rows
-        while len(self._cache) > CACHE_ENTRIES:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = rows
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
         return rows
 
-    def _all_rows(self, snap: Snapshot, table: DacTable, show_deleted: bool) -> list[DacRow]:
+    def _all_rows(self, snap: Snapshot, table: DacTable, show_deleted: bool) -> Iterator[DacRow]:
         indexes = range(snap.next_index) if show_deleted else snap.all().slice(0, None)
-        rows: list[DacRow] = []
         for index in indexes:
-            live = snap.live(index)
-            view = snap.view(index)
             if table.detail is None:
-                rows.append(DacRow(view, None, not live))
+                yield DacRow(snap, index, deleted=show_deleted and not snap.live(index))
                 continue
-            rows.extend(DacRow(view, line) for line in view.details())
-        return rows
+            view = snap.view(index)
+            yield from (DacRow(snap, index, line, view=view) for line in view.details())
 
     def _deleted(self, request: Request, tenant: str, table: DacTable) -> Response:
         if not self.tracker.is_tracked(table.name):
@@ -376,9 +430,9 @@ class DacODataApi:
         return Response(200, body.encode("utf-8"), list(_JSON_HEADERS))
 
 
-def _record_matcher(flt: CompiledFilter) -> Callable[[Any], bool]:
+def _record_matcher(snap: Snapshot, flt: CompiledFilter) -> Callable[[Any], bool]:
     matches = flt.matches
-    return lambda view: matches(DacRow(view))
+    return lambda view: matches(DacRow(snap, view.index, view=view))
 
 
 def _entity_type(table: DacTable) -> str:
@@ -393,7 +447,8 @@ def _entity_type(table: DacTable) -> str:
     return f"<EntityType Name={quoteattr(table.name)}><Key>{keys}</Key>{props}</EntityType>"
 
 
-def build_api(store: DataStore, config: SandboxConfig) -> DacODataApi:
-    """The interface over the sandbox's DAC tables, its tracker listening to `store`."""
+def build_api(store: DataStore, config: SandboxConfig, on_list: Callable[[str], None]) -> DacODataApi:
+    """The interface over the sandbox's DAC tables, its tracker listening to `store`; `on_list(entity)` runs
+    before every read of an entity set (the change streams' hook)."""
     tracker = DeletedRecordTracker(store, DAC_TABLES)
-    return DacODataApi(store, tracker, config, DAC_TABLES)
+    return DacODataApi(store, tracker, config, DAC_TABLES, on_list)

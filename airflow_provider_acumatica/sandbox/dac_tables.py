@@ -7,7 +7,7 @@ its key properties and its properties. A property's `source` says where its valu
   the labels the contract API shows);
 * `line:Field`: a field of the entity's detail line, for a DAC with `detail` set (one row per line);
 * `index:<base>`: an integer surrogate key, `base` plus the record's position (the sandbox's stand-in for an
-  identity column the contract API does not show).
+  identity column; for `Customer` it is the contract's `BAccountID`, 1000 plus the position).
 
 Simplifications: foreign keys that are integers on the real DAC (`SOOrder.CustomerID`, `SOLine.InventoryID`,
 `SiteID`, ...) carry the contract's display key as `Edm.String`, so rows join to contract records directly;
@@ -86,7 +86,7 @@ DAC_TABLES: tuple[DacTable, ...] = (
         "Customer",
         ("BAccountID",),
         (
-            _p("BAccountID", INT32),
+            _p("BAccountID", INT32, "index:1000"),
             _p("AcctCD", source="CustomerID"),
             _p("AcctName", source="CustomerName"),
             _p("CustomerClassID", source="CustomerClass"),
