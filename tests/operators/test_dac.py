@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from tests.connections import use_connection
 
 ENTITY, DAC, RECORDS, PAGE_SIZE = "SalesOrder", "SOOrder", 2000, 100
-EDITS = {"entity": ENTITY, "inserts": 2, "updates": 0, "deletes": 4, "seed": 5}
+STREAM = {"entity": ENTITY, "every": 2, "inserts": 2, "updates": 0, "deletes": 4, "seed": 5}
 
 
 def live_ids(server: SandboxServer) -> set[str]:
@@ -31,24 +32,13 @@ def extract(tmp_path: Path, name: str = "o.jsonl", **kwargs: Any) -> AcumaticaDa
     return AcumaticaDacExtractOperator(task_id="dac", output_path=str(tmp_path / name), **kwargs)
 
 
-@pytest.fixture
-def disturbing(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    """A fresh sandbox that inserts and deletes SalesOrders before every second DAC row request."""
+@contextmanager
+def streaming(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    """A fresh sandbox whose change stream inserts and deletes SalesOrders before every second DAC row read."""
     config = SandboxConfig(records=10, entity_records={ENTITY: RECORDS}, changes_per_hour=0)
     with SandboxServer(config) as server:
         use_connection(monkeypatch, server.base_url, "basic")
-        original = AcumaticaHook.request
-        seen = Counter[str]()
-
-        def request(hook: AcumaticaHook, method: str, path: str, **kwargs: Any) -> requests.Response:
-            if f"/odata/dac/{DAC}" in path and "$metadata" not in path:
-                seen["rows"] += 1
-                if seen["rows"] % 2 == 0:
-                    edits = {**EDITS, "seed": EDITS["seed"] + seen["rows"]}
-                    requests.post(f"{server.base_url}/_sandbox/changes", json=edits, timeout=10).raise_for_status()
-            return original(hook, method, path, **kwargs)
-
-        monkeypatch.setattr(AcumaticaHook, "request", request)
+        requests.post(f"{server.base_url}/_sandbox/change_stream", json=STREAM, timeout=10).raise_for_status()
         yield server
 
 
@@ -64,26 +54,27 @@ def skip_paging(hook: AcumaticaHook) -> list[str]:
 
 
 def test_pages_by_key_write_every_row_that_stayed_once_where_skip_loses_some(
-    disturbing: SandboxServer, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    before = live_ids(disturbing)
-    manifest = extract(tmp_path, dac=DAC, page_size=PAGE_SIZE).execute({})
-    after = live_ids(disturbing)
+    with streaming(monkeypatch) as server:
+        before = live_ids(server)
+        manifest = extract(tmp_path, dac=DAC, page_size=PAGE_SIZE).execute({})
+        after = live_ids(server)
+        stream = requests.get(f"{server.base_url}/_sandbox/change_stream", timeout=10).json()[ENTITY]
     handed = Counter(json.loads(line)["NoteID"] for line in (tmp_path / "o.jsonl").read_text().splitlines())
     stayed = before & after
     missing_by_key = {key for key in stayed if handed[key] != 1}
-
-    disturbing.reset()
-    before_skip = live_ids(disturbing)
-    with AcumaticaHook() as hook:
-        by_skip = Counter(skip_paging(hook))
-    stayed_skip = before_skip & live_ids(disturbing)
+    with streaming(monkeypatch) as server:
+        before_skip = live_ids(server)
+        with AcumaticaHook() as hook:
+            by_skip = Counter(skip_paging(hook))
+        stayed_skip = before_skip & live_ids(server)
     missing_by_skip = {key for key in stayed_skip if by_skip[key] != 1}
     print(
         f"by key: {len(stayed)} rows stayed, {len(missing_by_key)} missing or repeated; "
         f"by $skip: {len(stayed_skip)} stayed, {len(missing_by_skip)} missing or repeated"
     )
-    assert len(before - after) >= 40, "the deletes did not happen"
+    assert stream["deleted"] >= 40, "the change stream did not bite"
     assert not missing_by_key
     assert not [key for key, count in handed.items() if count > 1]
     assert set(handed) <= before | after
