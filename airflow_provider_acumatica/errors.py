@@ -29,11 +29,13 @@ def error_from_response(response: requests.Response, what: str) -> AcumaticaApiE
             http_status=status,
             retry_after=retry_after,
         )
-    message = _short(payload.get("message")) or f"HTTP {status}"
+    error = payload.get("error")
+    odata: dict[str, Any] = error if isinstance(error, dict) else {}
+    message = _short(payload.get("message") or odata.get("message")) or f"HTTP {status}"
     exception_message = _short(payload.get("exceptionMessage") or payload.get("messageDetail"))
     exception_type = _short(payload.get("exceptionType"))
     field_errors = collect_field_errors(payload)
-    detail = exception_message or _model_state(payload) or payload.get("error") or message
+    detail = exception_message or _model_state(payload) or (None if odata else payload.get("error")) or message
     text = f"{what} failed with HTTP {status}: {_short(detail)}"
     if field_errors:
         text += " Field errors: " + "; ".join(f"{k}: {v}" for k, v in field_errors.items())
@@ -99,4 +101,9 @@ def _hint(status: int, exception_type: str) -> str:
         return " The user lacks rights to this form, or the feature is disabled on the tenant."
     if "NoEntitySatisfiesTheCondition" in exception_type:
         return " The record does not exist."
+    if "CannotOptimizeException" in exception_type:
+        return (
+            " This entity is an inquiry form, which cannot be listed: read it with one PUT and $expand of its "
+            "result array (AcumaticaExtractOperator with parameters={...})."
+        )
     return ""

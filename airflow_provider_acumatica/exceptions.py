@@ -76,3 +76,7 @@ class AcumaticaApiError(AcumaticaError):
 
 class AcumaticaDataChangedError(AcumaticaError):
     """So many records left the result during the pull that no page boundary could be found again."""
+
+
+class AcumaticaDeletionsNotTrackedError(AcumaticaConfigError):
+    """The DAC is not on Tables to Track Deleted Records (SM207010); the message gives the setup steps."""

@@ -33,6 +33,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_acumatica.operators.extract",
                     "airflow_provider_acumatica.operators.generic_inquiry",
+                    "airflow_provider_acumatica.operators.dac",
+                    "airflow_provider_acumatica.operators.deleted_records",
                     "airflow_provider_acumatica.operators.auth_check",
                 ],
             }

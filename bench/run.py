@@ -9,7 +9,10 @@ its own (`bench/clients.py`), one after the other. The sandbox's counters are re
 client, and read after it: sign-ins (logins plus token grants), sessions opened, sessions left open.
 Ratios are against the baseline of the same run. Then the parallel section: the sandbox with
 `--latency-ms` per request (served one at a time per session), the provider with parallelism 1
-and k on the same records, whose outputs must be byte-identical.
+and k on the same records, whose outputs must be byte-identical. Then the reconcile section: the
+bytes per record of `AcumaticaHook.iter_ids` (what a reconcile of deletions reads) against a full
+pull of the same Customer records; `--reconcile-only` runs just that section and writes
+`reconcile.json`.
 
 Writes `benchmark.json`, `benchmark.md` (the table) and `benchmark.png` (the plot) under `--out`.
 Exits non-zero if any output differs between clients, or a provider extraction signs in more
@@ -58,12 +61,13 @@ SANDBOX = (
     "from airflow_provider_acumatica.sandbox.__main__ import main; sys.exit(main(sys.argv[1:]))"
 )
 THROUGHPUT_TARGET, MEMORY_GROWTH_LIMIT, SPEEDUP_TARGET = 1.0, 1.10, 3.2
+RECONCILE_ENTITY, RECONCILE_KEY, RECONCILE_EXPAND, ID_BYTES_TARGET = "Customer", "CustomerID", "MainContact", 0.10
 
 
 class Sandbox:
     """The sandbox CLI in a subprocess, with its counters and its CPU time."""
 
-    def __init__(self, records: int, *, latency_ms: int = 0) -> None:
+    def __init__(self, records: int, *, latency_ms: int = 0, entity: str = "SalesOrder") -> None:
         command = [
             sys.executable,
             "-c",
@@ -73,7 +77,7 @@ class Sandbox:
             "--records",
             "10",
             "--entity-records",
-            f"SalesOrder={records}",
+            f"{entity}={records}",
             "--changes-per-hour",
             "0",
             "--max-seats",
@@ -117,8 +121,8 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(records: int, *, latency_ms: int = 0) -> Iterator[Sandbox]:
-    server = Sandbox(records, latency_ms=latency_ms)
+def sandbox(records: int, *, latency_ms: int = 0, entity: str = "SalesOrder") -> Iterator[Sandbox]:
+    server = Sandbox(records, latency_ms=latency_ms, entity=entity)
     try:
         server.warm_up()
         yield server
@@ -255,6 +259,57 @@ def compare_parallelism(
     return results
 
 
+def compare_id_listing(records: int, page_size: int) -> dict[str, Any]:
+    """Bytes received per record by `iter_ids` and by full pulls of the same records, on one session each.
+
+    The key field is named, so no listing fetches swagger.json; bytes are response bodies as the hook
+    counts them (`call_stats.bytes_received`), sign-in excluded.
+    """
+    from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
+
+    listings = {
+        "ids": lambda hook: hook.iter_id_pages(RECONCILE_ENTITY, key_field=RECONCILE_KEY, page_size=page_size),
+        "full": lambda hook: hook.iter_pages(RECONCILE_ENTITY, page_size=page_size),
+        "full_expanded": lambda hook: hook.iter_pages(RECONCILE_ENTITY, expand=RECONCILE_EXPAND, page_size=page_size),
+    }
+    result: dict[str, Any] = {"entity": RECONCILE_ENTITY, "records": records, "page_size": page_size}
+    with sandbox(records, entity=RECONCILE_ENTITY) as server:
+        connection = {"conn_type": "acumatica", "host": server.url, "login": "admin", "password": "123"}
+        connection["extra"] = {"auth_type": "session", "tenant": "Company"}
+        os.environ["AIRFLOW_CONN_ACUMATICA_RECONCILE"] = json.dumps(connection)
+        for name, listing in listings.items():
+            server.reset()
+            with AcumaticaHook("acumatica_reconcile") as hook:
+                started = time.perf_counter()
+                count = sum(len(page) for page in listing(hook))
+                wall = time.perf_counter() - started
+                result[name] = {
+                    "records": count,
+                    "bytes": hook.call_stats.bytes_received,
+                    "bytes_per_record": round(hook.call_stats.bytes_received / max(count, 1), 1),
+                    "wall_seconds": round(wall, 2),
+                }
+    ids = result["ids"]["bytes_per_record"]
+    result["ids_vs_full"] = round(ids / result["full"]["bytes_per_record"], 4)
+    result["ids_vs_full_expanded"] = round(ids / result["full_expanded"]["bytes_per_record"], 4)
+    result["target_met"] = result["ids_vs_full"] < ID_BYTES_TARGET
+    return result
+
+
+def reconcile_markdown(reconcile: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"| {reconcile['entity']} listing ({reconcile['records']:,} records) | Bytes/record | Wall s | x full pull |",
+        "|---|---:|---:|---:|",
+    ]
+    labels = {"ids": "`iter_ids`", "full": "Full pull", "full_expanded": f"Full pull, $expand={RECONCILE_EXPAND}"}
+    for name, label in labels.items():
+        run = reconcile[name]
+        ratio = run["bytes_per_record"] / reconcile["full"]["bytes_per_record"]
+        lines.append(f"| {label} | {run['bytes_per_record']:,.0f} | {run['wall_seconds']:.1f} | {ratio:.3f} |")
+    return lines
+
+
 def check(runs: list[dict[str, Any]], parallel: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     """Correctness failures (the exit status), and the performance targets with their figures."""
     failures: list[str] = []
@@ -307,7 +362,12 @@ def _targets(runs: list[dict[str, Any]], parallel: list[dict[str, Any]]) -> dict
     }
 
 
-def markdown(runs: list[dict[str, Any]], parallel: list[dict[str, Any]], targets: dict[str, Any]) -> str:
+def markdown(
+    runs: list[dict[str, Any]],
+    parallel: list[dict[str, Any]],
+    targets: dict[str, Any],
+    reconcile: dict[str, Any] | None = None,
+) -> str:
     lines = [
         "| Records | Client | Wall s | Records/s | x baseline | CPU s | x baseline | Peak RSS MB | "
         "Sign-ins | Sessions opened / left open |",
@@ -338,6 +398,8 @@ def markdown(runs: list[dict[str, Any]], parallel: list[dict[str, Any]], targets
     )
     if growth:
         lines += ["", f"Peak memory, largest / smallest record count: {growth}."]
+    if reconcile:
+        lines += reconcile_markdown(reconcile)
     return "\n".join(lines) + "\n"
 
 
@@ -391,11 +453,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallel-latency-ms", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument("--parallel-page-sizes", type=int, nargs="+", default=[1000, 250])
+    parser.add_argument("--reconcile-records", type=int, default=20_000, help="0 skips the reconcile section")
+    parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     args = parser.parse_args(argv)
     if "baseline" not in args.clients:
         parser.error("the baseline is what the ratios are computed against; keep it in --clients")
+    if args.reconcile_only:
+        return reconcile_only(args.reconcile_records or 20_000, args.page_size, args.out)
     scratch = args.out / "tmp"  # git-ignored under bench/results
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=scratch))
@@ -413,7 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
         if not any(scratch.iterdir()):
             scratch.rmdir()
+    reconcile = compare_id_listing(args.reconcile_records, args.page_size) if args.reconcile_records else None
     failures, targets = check(runs, parallel)
+    if reconcile:
+        targets.update(iter_ids_bytes_vs_full=reconcile["ids_vs_full"], iter_ids_met=reconcile["target_met"])
     report = {
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_seconds": round(time.monotonic() - started, 1),
@@ -421,11 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
         "runs": runs,
         "parallel": parallel,
+        "reconcile": reconcile,
         "targets": targets,
         "failures": failures,
     }
     (args.out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown(runs, parallel, targets)
+    table = markdown(runs, parallel, targets, reconcile)
     (args.out / "benchmark.md").write_text(table)
     if not args.no_plot:
         plot(runs, args.out / "benchmark.png")
@@ -434,6 +504,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def reconcile_only(records: int, page_size: int, out: Path) -> int:
+    """Just the reconcile section: `reconcile.json` under `out`, and its table on stdout."""
+    print(f"Reconcile listing, {records:,} {RECONCILE_ENTITY} records, page size {page_size}:", flush=True)
+    reconcile = compare_id_listing(records, page_size)
+    reconcile.update(finished=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reconcile.json").write_text(json.dumps(reconcile, indent=2) + "\n")
+    print("\n".join(reconcile_markdown(reconcile)))
+    return 0
 
 
 if __name__ == "__main__":

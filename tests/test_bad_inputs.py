@@ -19,6 +19,8 @@ import requests_mock as rm
 
 from airflow_provider_acumatica.exceptions import AcumaticaError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
+from airflow_provider_acumatica.operators.dac import AcumaticaDacExtractOperator
+from airflow_provider_acumatica.operators.deleted_records import AcumaticaDeletedRecordsOperator
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 from airflow_provider_acumatica.operators.generic_inquiry import AcumaticaGenericInquiryOperator
 from airflow_provider_acumatica.retry_policy import RetryPolicy
@@ -93,6 +95,24 @@ def _mock_case(name: str, quote: str, **answer: Any) -> Case:
     def run(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
         with rm.Mocker() as requests_mock:
             return mocked(requests_mock, monkeypatch, **answer)
+
+    return Case(name, quote, run)
+
+
+def dac_extract(tmp: Path, **kwargs: Any) -> Any:
+    return AcumaticaDacExtractOperator(task_id="bad", output_path=str(tmp / "dac.jsonl"), **kwargs)
+
+
+def deletions(tmp: Path, **kwargs: Any) -> Any:
+    return AcumaticaDeletedRecordsOperator(task_id="bad", output_path=str(tmp / "deleted.jsonl"), **kwargs)
+
+
+def _metadata_case(name: str, quote: str, **answer: Any) -> Case:
+    def run(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+        with rm.Mocker() as requests_mock:
+            requests_mock.get(f"{REMOTE}/t/Company/api/odata/dac/$metadata", **answer)
+            use_connection(monkeypatch, REMOTE, "basic")
+            return dac_extract(tmp, dac="SOOrder").execute({})
 
     return Case(name, quote, run)
 
@@ -253,7 +273,7 @@ CASES = [
     ),
     Case(
         "unknown entity",
-        "Check the entity name and the endpoint name/version in the connection",
+        "is not in the swagger.json of Default/24.200.001",
         lambda mp, s, t: [use_connection(mp, s.base_url, "session"), extract(t, entity="Custmer").execute({})],
     ),
     Case(
@@ -314,6 +334,59 @@ CASES = [
             use_connection(mp, s.base_url, "basic"),
             AcumaticaGenericInquiryOperator(task_id="gi", inquiry="Nope", output_path=str(t / "g.jsonl")).execute({}),
         ],
+    ),
+    Case(
+        "unknown DAC",
+        "Close matches: SOOrder",
+        lambda mp, s, t: [use_connection(mp, s.base_url, "basic"), dac_extract(t, dac="SOOrdr").execute({})],
+    ),
+    Case(
+        "DAC the user may not read",
+        "Give the user the OData4 User role on Users (SM201010)",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "basic", login="reader"),
+            dac_extract(t, dac="SOOrder").execute({}),
+        ],
+    ),
+    Case(
+        "DAC OData with the session strategy",
+        "takes a bearer token or HTTP Basic, not the session strategy",
+        lambda mp, s, t: [use_connection(mp, s.base_url, "session"), dac_extract(t, dac="SOOrder").execute({})],
+    ),
+    _metadata_case(
+        "$metadata that is an HTML page",
+        "answered an HTML page instead of EDMX XML",
+        text="<html><body>Sign in</body></html>",
+        headers={"Content-Type": "text/html"},
+    ),
+    _metadata_case(
+        "truncated $metadata",
+        "is not a complete XML document",
+        text='<?xml version="1.0"?><edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:Data',
+        headers={"Content-Type": "application/xml"},
+    ),
+    Case(
+        "deletions of an untracked DAC",
+        "To track them: 1. Open Tables to Track Deleted Records (SM207010)",
+        lambda mp, s, t: [use_connection(mp, s.base_url, "basic"), deletions(t, dac="ARInvoice").execute({})],
+    ),
+    Case(
+        "deletions of an entity the map does not know",
+        "Close matches: SalesOrder",
+        lambda mp, s, t: [use_connection(mp, s.base_url, "basic"), deletions(t, entity="SalesOrders").execute({})],
+    ),
+    Case(
+        "inquiry without a required parameter",
+        "InventoryID: 'Inventory ID' cannot be empty",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            extract(t, entity="InventorySummaryInquiry", parameters={}).execute({}),
+        ],
+    ),
+    Case(
+        "inquiry pulled incrementally",
+        "so incremental_field cannot apply. Narrow the result with parameters",
+        lambda mp, s, t: extract(t, entity="InventorySummaryInquiry", incremental_field="auto"),
     ),
     Case(
         "self-signed certificate without verify",

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -21,21 +22,39 @@ from tenacity import RetryCallState
 from airflow_provider_acumatica import __version__
 from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
 from airflow_provider_acumatica.auth.base import tls_error
+from airflow_provider_acumatica.catalog import EntityInfo
+from airflow_provider_acumatica.catalog.discovery import CANNOT_OPTIMIZE, CustomFields, classify
 from airflow_provider_acumatica.connection_fields import UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_acumatica.errors import error_from_response
 from airflow_provider_acumatica.exceptions import (
+    AcumaticaApiError,
     AcumaticaAuthError,
     AcumaticaConfigError,
     AcumaticaCredentialsError,
     AcumaticaError,
 )
+from airflow_provider_acumatica.incremental import combine_filters
 from airflow_provider_acumatica.masking import scrub
-from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, serial_pages
+from airflow_provider_acumatica.odata_dac import (
+    DELETED_FUNCTION,
+    DELETED_KEYS,
+    DacType,
+    after_key,
+    deleted_rows,
+    metadata_stream,
+    not_tracked,
+    parse_metadata,
+    rows_of,
+    window_filter,
+)
+from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
+from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, check_page_length, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
+ODATA_AUTH_TYPES = ("basic", "oauth2_password", "oauth2_client_credentials", "oauth2_authorization_code")
 audit_log = logging.getLogger("airflow_provider_acumatica.audit")
 
 
@@ -78,6 +97,8 @@ class AcumaticaHook(BaseHook):
         self._terminated = False
         self._auth_lock = threading.RLock()
         self._auth_generation = 0
+        self._swagger: dict[str, dict[str, Any]] = {}
+        self._dac_types: dict[str, DacType] = {}
         self.call_stats = CallStats()
 
     @classmethod
@@ -385,6 +406,113 @@ class AcumaticaHook(BaseHook):
         for page in pages:
             yield from page
 
+    def swagger(self, endpoint_version: str | None = None) -> dict[str, Any]:
+        """The endpoint's swagger.json, fetched once per version for the life of the hook."""
+        version = endpoint_version or self.settings.endpoint_version
+        if version not in self._swagger:
+            document = self.request_json("GET", self.entity_url("swagger.json", endpoint_version=version))
+            if not isinstance(document, dict) or not ({"paths", "components"} & document.keys()):
+                raise MalformedResponseError(
+                    f"swagger.json of {self.settings.endpoint_name}/{version} is not an OpenAPI document.",
+                    http_status=200,
+                )
+            self._swagger[version] = document
+        return self._swagger[version]
+
+    def entity_schema(self, entity: str, endpoint_version: str | None = None) -> EntitySchema:
+        """The entity's fields as the endpoint's swagger.json types them; unknown names get close matches."""
+        return EntitySchema.from_openapi(self.swagger(endpoint_version), entity)
+
+    def discover_entities(self, endpoint_version: str | None = None) -> list[EntityInfo]:
+        """Every top-level entity of the endpoint, classified as a record list or an inquiry form.
+
+        Entities of `Default` come from the shipped map (generated from Acumatica's endpoint
+        definition); any other entity costs one `GET {entity}?$top=1`, which an inquiry form answers
+        with 500 `CannotOptimizeException`.
+        """
+        version = endpoint_version or self.settings.endpoint_version
+        return classify(
+            self.swagger(version), self.settings.endpoint_name, lambda entity: self._is_inquiry(entity, version)
+        )
+
+    def _is_inquiry(self, entity: str, version: str) -> bool:
+        try:
+            self.request_json("GET", self.entity_url(entity, endpoint_version=version), params={"$top": 1})
+        except AcumaticaApiError as err:
+            if err.http_status == 500 and CANNOT_OPTIMIZE in (err.exception_type or ""):
+                return True
+            if err.http_status not in {403, 500}:
+                raise
+            self.log.warning("%s could not be listed (%s); classified as a record entity.", entity, err)
+        return False
+
+    def custom_fields(self, entity: str, endpoint_version: str | None = None) -> CustomFields:
+        """The entity's custom fields and user-defined attributes, from `GET {entity}/$adHocSchema`."""
+        payload = self.request_json("GET", self.entity_url(entity, "$adHocSchema", endpoint_version=endpoint_version))
+        return CustomFields.from_ad_hoc_schema(entity, payload)
+
+    def read_inquiry(
+        self,
+        entity: str,
+        result_field: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        endpoint_version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The result rows of an inquiry form: one `PUT {entity}?$expand={result_field}` with the parameters.
+
+        Plain parameter values are wrapped as the API expects (`{"InventoryID": {"value": "X"}}`). The
+        result array comes back whole: inquiries are not paged. A missing required parameter is the
+        server's 422, its field errors passed on.
+        """
+        body = {name: _wrapped(value) for name, value in (parameters or {}).items()}
+        url = self.entity_url(entity, endpoint_version=endpoint_version)
+        payload = self.request_json("PUT", url, params={"$expand": result_field}, json=body)
+        rows = payload.get(result_field) if isinstance(payload, dict) else None
+        if not isinstance(rows, list):
+            raise MalformedResponseError(
+                f"PUT {entity}?$expand={result_field} returned no {result_field!r} array. Check that {entity} is an "
+                "inquiry form and that this is its result array.",
+                http_status=200,
+            )
+        return rows
+
+    def iter_id_pages(
+        self,
+        entity: str,
+        *,
+        key_field: str | None = None,
+        filter: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[list[str]]:
+        """Pages of the ids of every live record: the records with only one short field, for a reconcile.
+
+        Paged like `iter_pages` (overlapping pages joined at an id), so each record that exists for the
+        whole listing is in it exactly once however records come and go meanwhile. `key_field` defaults
+        to a short string field named like a key (`id_field`).
+        """
+        field = key_field or id_field(self.entity_schema(entity, endpoint_version))
+        for page in self.iter_pages(
+            entity, filter=filter, select=field, page_size=page_size, endpoint_version=endpoint_version
+        ):
+            yield [record["id"] for record in page]
+
+    def iter_ids(
+        self,
+        entity: str,
+        *,
+        key_field: str | None = None,
+        filter: str | None = None,
+        page_size: int = 1000,
+        endpoint_version: str | None = None,
+    ) -> Iterator[str]:
+        """The id (NoteID) of every live record of an entity; see `iter_id_pages`."""
+        for page in self.iter_id_pages(
+            entity, key_field=key_field, filter=filter, page_size=page_size, endpoint_version=endpoint_version
+        ):
+            yield from page
+
     def inquiry_url(self, inquiry: str) -> str:
         tenant = self.settings.effective_tenant
         if not tenant:
@@ -424,6 +552,129 @@ class AcumaticaHook(BaseHook):
         pages = self.iter_inquiry_pages(inquiry, filter=filter, select=select, orderby=orderby, page_size=page_size)
         for page in pages:
             yield from page
+
+    def dac_url(self, dac: str, *path: str) -> str:
+        """`t/{tenant}/api/odata/dac/{DAC}[/...]`, after checking the auth strategy can use DAC OData."""
+        self._check_odata_auth()
+        tenant = self.settings.effective_tenant
+        if not tenant:
+            raise AcumaticaConfigError(
+                "DAC-based OData needs the tenant in the URL: set extra.tenant in the Acumatica connection."
+            )
+        parts = "/".join([quote(dac, safe="$"), *path]) if dac else ""
+        return self.settings.url(f"t/{quote(tenant, safe='')}/api/odata/dac/{parts}")
+
+    def _check_odata_auth(self) -> None:
+        if self.settings.auth_type not in ODATA_AUTH_TYPES:
+            raise AcumaticaConfigError(
+                f"The DAC-based OData interface takes a bearer token or HTTP Basic, not the {self.settings.auth_type} "
+                "strategy. Use an OAuth 2.0 strategy (oauth2_password, oauth2_client_credentials, "
+                "oauth2_authorization_code; an API user) or basic (a conventional user, which takes no API seat)."
+            )
+
+    def dac_type(self, dac: str) -> DacType:
+        """The DAC's keys and typed properties from `$metadata`, fetched and parsed once per hook."""
+        if dac not in self._dac_types:
+            response = self._dac_request(dac, self.dac_url("$metadata"), headers={"Accept": "application/xml"})
+            stream = metadata_stream(response.content, response.headers.get("Content-Type", ""))
+            self._dac_types[dac] = parse_metadata(stream, dac)
+        return self._dac_types[dac]
+
+    def iter_dac_pages(
+        self,
+        dac: str,
+        *,
+        filter: str | None = None,
+        select: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a DAC's rows in key order, each row that stays in the table exactly once (`odata_dac`).
+
+        `select` always gets the DAC's keys added: they page the pull.
+        """
+        _check_page_size(page_size)
+        table = self.dac_type(dac)
+        if not table.keys:
+            raise AcumaticaConfigError(f"$metadata declares no key for the DAC {dac}, so it cannot be paged by key.")
+        url = self.dac_url(dac)
+        params = {"$orderby": ",".join(table.keys), "$top": page_size}
+        if select:
+            params["$select"] = ",".join(table.selected(select))
+        types = table.edm_types
+        last: dict[str, Any] | None = None
+        while True:
+            keyset = after_key(table.keys, types, last) if last else None
+            query = _drop_empty({"$filter": combine_filters(filter, keyset)})
+            rows = rows_of(self._dac_json(dac, url, params={**params, **query}), f"GET odata/dac/{dac}")
+            check_page_length(rows, page_size, dac)
+            if rows:
+                yield rows
+                last = rows[-1]
+            if len(rows) < page_size:
+                return
+
+    def iter_deleted_pages(
+        self, dac: str, since: datetime, until: datetime, *, page_size: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of `{"id": RefNoteID, "deleted_at": DeleteDate}` for deletions in (since, until], oldest first.
+
+        Read from `{DAC}/px.GetDeletedRecords()` ordered by `(DeleteDate, RefNoteID)`. Each page after the
+        first starts at the last deletion time seen (`DeleteDate ge`), skipping the rows of that instant
+        already handed over, so entries purged by the retention meanwhile shift nothing. A DAC that is not
+        on Tables to Track Deleted Records (SM207010) raises `AcumaticaDeletionsNotTrackedError`.
+        """
+        _check_page_size(page_size)
+        url = self.dac_url(dac, DELETED_FUNCTION)
+        window = window_filter("DeleteDate", since, until)
+        params = {"$orderby": ",".join(DELETED_KEYS), "$top": page_size}
+        last: str | None = None
+        at_last = 0
+        while True:
+            resume = f"DeleteDate ge {last}" if last else None
+            query = {**params, "$filter": combine_filters(window, resume), "$skip": at_last}
+            rows = rows_of(self._deleted_json(dac, url, query), f"GET odata/dac/{dac}/{DELETED_FUNCTION}")
+            check_page_length(rows, page_size, dac)
+            if rows:
+                yield list(deleted_rows(rows))
+                newest = rows[-1]["DeleteDate"]
+                ties = sum(1 for row in rows if row["DeleteDate"] == newest)
+                at_last = at_last + ties if newest == last else ties
+                last = newest
+            if len(rows) < page_size:
+                return
+
+    def _deleted_json(self, dac: str, url: str, query: dict[str, Any]) -> Any:
+        try:
+            return self._dac_json(dac, url, params=query)
+        except AcumaticaApiError as err:
+            if err.http_status == 400 and "not tracked" in str(err).lower():
+                known = self._dac_types.get(dac)
+                raise not_tracked(dac, known.type_name if known else None, _server_said(err)) from None
+            raise
+
+    def iter_deleted(
+        self, dac: str, since: datetime, until: datetime, *, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Deletions of a tracked DAC in (since, until]; see `iter_deleted_pages`."""
+        for page in self.iter_deleted_pages(dac, since, until, page_size=page_size):
+            yield from page
+
+    def _dac_json(self, dac: str, url: str, **kwargs: Any) -> Any:
+        response = self._dac_request(dac, url, **kwargs)
+        return _parse_json(response, "GET", url)
+
+    def _dac_request(self, dac: str, url: str, **kwargs: Any) -> requests.Response:
+        """A DAC OData GET; a 403 says which rights the user lacks."""
+        try:
+            return self.request("GET", url, **kwargs)
+        except AcumaticaApiError as err:
+            if err.http_status != 403:
+                raise
+            raise AcumaticaConfigError(
+                f"The user of connection {self.acumatica_conn_id} may not read {dac or 'the DAC interface'} over "
+                "DAC-based OData (HTTP 403). Give the user the OData4 User role on Users (SM201010) and access "
+                f"rights to the forms that show this DAC. The server said: {_server_said(err)}"
+            ) from None
 
     unwrap = staticmethod(unwrap_record)
 
@@ -468,6 +719,34 @@ class AcumaticaHook(BaseHook):
     def stats(self) -> dict[str, Any]:
         """Counters of this hook's calls and sessions (no secrets), e.g. for a task's manifest."""
         return {**asdict(self.call_stats), **asdict(self.auth.stats)}
+
+
+def id_field(schema: EntitySchema) -> str:
+    """A short field to `$select` beside `id`: `{Entity}ID`, a document number (`OrderNbr`), another `...ID`."""
+    values = [f for f in schema.fields if f.name not in {"id", "rowNumber", "note"} and f.schema is None]
+    strings = [f for f in values if f.type is FieldType.STRING]
+    for candidates in (
+        [f for f in strings if f.name == f"{schema.name}ID"],
+        [f for f in strings if f.name.endswith("Nbr")],
+        [f for f in strings if f.name.endswith("ID")],
+        values,
+    ):
+        if candidates:
+            return candidates[0].name
+    raise AcumaticaConfigError(f"{schema.name} has no value field to select beside its id.")
+
+
+def _server_said(err: AcumaticaApiError) -> str:
+    """The server's own words in an API error, without the request line and the generic hint."""
+    text = err.message.split(f"HTTP {err.http_status}: ", 1)[-1]
+    return text.split(" The user lacks rights to this form", 1)[0]
+
+
+def _wrapped(value: Any) -> Any:
+    """A parameter as the contract API takes it: `{"value": x}`, unless it already is one."""
+    if isinstance(value, dict) and "value" in value:
+        return value
+    return {"value": value}
 
 
 def encode_query(params: dict[str, Any]) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from airflow_provider_acumatica.catalog import DEFAULT_ENDPOINT, EntityInfo, known_entity
+from airflow_provider_acumatica.catalog.discovery import detail_names
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.incremental import (
     AUTO,
-    Window,
     check_field_name,
     combine_filters,
     window_from_context,
@@ -21,6 +21,7 @@ from airflow_provider_acumatica.operators.to_file import (
     check_name,
     close_all,
     flattened,
+    warn_if_open,
 )
 from airflow_provider_acumatica.output import EntitySchema
 from airflow_provider_acumatica.paging import FetchPage, OffsetPlan, Page, PageRequest, Stitcher
@@ -32,6 +33,11 @@ _SCHEMA_FORMATS = frozenset({"csv", "parquet"})
 
 class AcumaticaExtractOperator(AcumaticaToFileOperator):
     """Extract an entity (`$filter`, `$select`, `$expand`, `$custom`) to JSON Lines, CSV or Parquet.
+
+    An inquiry form (e.g. InventorySummaryInquiry) is read with one PUT: `parameters` (field -> value,
+    templated) go in its body, and the rows of its result array are the records; the manifest records
+    the parameters. Its result is not paged, so `incremental_field`, `parallelism`, `filter` and the
+    other list options are refused for it.
 
     With `incremental_field` (a field name, or "auto" for the entity's last-modified field) the run
     pulls `field gt data_interval_start and field le data_interval_end`, so consecutive runs neither
@@ -54,6 +60,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         "expand",
         "custom",
         "incremental_field",
+        "parameters",
         "output_path",
         "output_conn_id",
     )
@@ -69,6 +76,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         custom: str | None = None,
         incremental_field: str | None = None,
         parallelism: int = 1,
+        parameters: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,13 +91,86 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         self.expand = expand
         self.custom = custom
         self.incremental_field = incremental_field
+        self.parameters = parameters
+        known = known_entity(DEFAULT_ENDPOINT, entity)
+        if known is not None and known.is_inquiry and "{{" not in entity:
+            self._refuse_list_options(known)
 
     def execute(self, context: Any) -> dict[str, Any]:
         hooks = [self.new_hook() for _ in range(self.parallelism)]
         try:
+            inquiry = self._inquiry(hooks[0])
+            if inquiry is not None:
+                return self._read_inquiry(hooks[0], inquiry, context)
             return self._extract(hooks, context)
         finally:
             close_all(hooks)
+
+    def _inquiry(self, hook: AcumaticaHook) -> EntityInfo | None:
+        """The entity as an inquiry form, or None for a record entity (whose name swagger.json then checks)."""
+        if self.parameters is not None and not isinstance(self.parameters, dict):
+            raise AcumaticaConfigError(
+                f"parameters must be a dict of inquiry field -> value, e.g. {{'InventoryID': 'AALEGO500'}}, "
+                f"not {self.parameters!r}."
+            )
+        version = self.endpoint_version or hook.settings.endpoint_version
+        known = known_entity(hook.settings.endpoint_name, self.entity)
+        if known is None:
+            schema = hook.entity_schema(self.entity, version)
+            if self.parameters is None:
+                return None
+            details = detail_names(schema)
+            if len(details) != 1:
+                raise AcumaticaConfigError(
+                    f"{self.entity} is not in the map of the Default endpoint and has {len(details)} result arrays "
+                    f"({', '.join(details) or 'none'}), so it cannot be read as an inquiry form with one."
+                )
+            known = EntityInfo(self.entity, "inquiry", details=details, result_field=details[0])
+        if not known.is_inquiry:
+            if self.parameters is not None:
+                raise AcumaticaConfigError(
+                    f"{self.entity} is a record entity: parameters apply only to inquiry forms. Use filter instead."
+                )
+            return None
+        self._refuse_list_options(known)
+        return known
+
+    def _refuse_list_options(self, inquiry: EntityInfo) -> None:
+        """An inquiry's result comes back whole from one PUT: nothing to window, filter or split."""
+        given = [
+            name
+            for name, value in (
+                ("incremental_field", self.incremental_field),
+                ("parallelism > 1", self.parallelism > 1 or None),
+                ("filter", self.filter),
+                ("select", self.select),
+                ("expand", self.expand),
+                ("custom", self.custom),
+            )
+            if value
+        ]
+        if given:
+            raise AcumaticaConfigError(
+                f"{inquiry.name} is an inquiry form: one PUT returns its whole {inquiry.result_field} array, so "
+                f"{', '.join(given)} cannot apply. Narrow the result with parameters={{field: value}} instead."
+            )
+
+    def _read_inquiry(self, hook: AcumaticaHook, inquiry: EntityInfo, context: Any) -> dict[str, Any]:
+        version = self.endpoint_version or hook.settings.endpoint_version
+        result = str(inquiry.result_field)
+        schema = None
+        if self.output_format in _SCHEMA_FORMATS:
+            member = hook.entity_schema(self.entity, version).get(result)
+            schema = member.schema if member is not None else None
+        self._lineage.update(
+            namespace=hook.settings.base_url, source=f"{hook.settings.endpoint_name}/{version}/{self.entity}"
+        )
+        parameters = dict(self.parameters or {})
+        self.log.info("Reading inquiry %s (%s) with parameters %s.", self.entity, result, sorted(parameters))
+        rows = hook.read_inquiry(self.entity, result, parameters, endpoint_version=version)
+        pages = iter([rows[start : start + self.page_size] for start in range(0, len(rows), self.page_size)])
+        records = flattened(pages, unwrap_record) if self.flatten else pages
+        return self.land(records, schema, context, entity=self.entity, endpoint_version=version, parameters=parameters)
 
     def _extract(self, hooks: list[AcumaticaHook], context: Any) -> dict[str, Any]:
         hook = hooks[0]
@@ -128,8 +209,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         """The entity's fields from swagger.json, fetched only when a format or `auto` needs them."""
         if self.output_format not in _SCHEMA_FORMATS and self.incremental_field != AUTO:
             return None
-        document = hook.request_json("GET", hook.entity_url("swagger.json", endpoint_version=version))
-        return EntitySchema.from_openapi(document, self.entity)
+        return hook.entity_schema(self.entity, version)
 
     def _window_filter(self, context: Any, schema: EntitySchema | None, version: str) -> tuple[Any, str | None]:
         if self.incremental_field is None:
@@ -140,21 +220,8 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
             return None, self.filter
         field = self._resolve_field(schema)
         self.log.info("Pulling %s with %s in (%s, %s].", self.entity, field, window.start, window.end)
-        self._warn_if_open(window)
+        warn_if_open(self.log, self.entity, window)
         return window, combine_filters(self.filter, window.filter(field, version))
-
-    def _warn_if_open(self, window: Window) -> None:
-        """A change during the pull stamps the present; only a window that ended before it leaves such records
-        to the next run."""
-        if window.end > datetime.now(UTC):
-            self.log.warning(
-                "The window of %s ends at %s, after the pull started: records changed during the pull get a "
-                "timestamp inside this window, so they may be in this file in their old state, or missing, and "
-                "no later run picks them up. Exactness (docs/exactness.md) holds for windows that ended before the "
-                "run, as a scheduled run's do.",
-                self.entity,
-                window.end.isoformat(),
-            )
 
     def _resolve_field(self, schema: EntitySchema | None) -> str:
         if self.incremental_field != AUTO:

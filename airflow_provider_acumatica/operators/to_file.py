@@ -6,10 +6,11 @@ writers, the manifest, the asset event, lineage and progress logging live here o
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from types import FrameType
@@ -95,11 +96,14 @@ class AcumaticaToFileOperator(BaseOperator):
         inquiry: str | None = None,
         endpoint_version: str | None = None,
         window: Window | None = None,
+        dac: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        content: str = "records",
     ) -> dict[str, Any]:
         """Write every page to a temporary sibling, publish it only when complete, return the manifest."""
         path = build_output_path(self.output_path, self.output_conn_id)
         started = datetime.now(UTC)
-        progress = Progress(self.log, entity or inquiry or "Acumatica")
+        progress = Progress(self.log, entity or inquiry or dac or "Acumatica")
         with (
             sigterm_signs_out(self.on_kill),
             AtomicOutput(path) as output,
@@ -117,6 +121,9 @@ class AcumaticaToFileOperator(BaseOperator):
             window_end=window.end if window else None,
             entity=entity,
             inquiry=inquiry,
+            dac=dac,
+            parameters=parameters,
+            content=content,
         ).to_dict()
         self.log.info(
             "Wrote %s to %s (%s bytes, sha256 %s).",
@@ -187,10 +194,27 @@ def sigterm_signs_out(on_kill: Callable[[], None]) -> Iterator[None]:
 
 
 def flat_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with the window as two keys: Airflow 3.0 hashes alias event extras, so no nested dicts."""
+    """The manifest with the window as two keys and the parameters as JSON text: Airflow 3.0 hashes alias
+    event extras, so no nested dicts."""
     window = manifest.get("window") or {}
-    flat = {key: value for key, value in manifest.items() if key != "window"}
+    flat = {key: value for key, value in manifest.items() if key not in ("window", "parameters")}
+    parameters = manifest.get("parameters")
+    flat["parameters"] = json.dumps(parameters, sort_keys=True, default=str) if parameters is not None else None
     return {**flat, "window_start": window.get("start"), "window_end": window.get("end")}
+
+
+def warn_if_open(log: Any, what: str, window: Window) -> None:
+    """A change during the pull stamps the present; only a window that ended before it leaves such records
+    to the next run."""
+    if window.end > datetime.now(UTC):
+        log.warning(
+            "The window of %s ends at %s, after the pull started: records changed during the pull get a "
+            "timestamp inside this window, so they may be in this file in their old state, or missing, and "
+            "no later run picks them up. Exactness (docs/exactness.md) holds for windows that ended before the "
+            "run, as a scheduled run's do.",
+            what,
+            window.end.isoformat(),
+        )
 
 
 def flattened(pages: Iterator[list[dict[str, Any]]], unwrap: Any) -> Iterator[list[dict[str, Any]]]:

@@ -8,7 +8,7 @@ from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.output.schema import EntitySchema, FieldType, SchemaField
 
 _EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-_EDM_TYPES = {
+EDM_TYPES = {
     "Edm.String": FieldType.STRING,
     "Edm.Guid": FieldType.GUID,
     "Edm.Decimal": FieldType.DECIMAL,
@@ -43,7 +43,7 @@ def inquiry_schema(metadata_xml: str, inquiry: str) -> EntitySchema:
     entity_type = next(e for e in root.iter(f"{_EDM}EntityType") if e.get("Name") == type_name)
     fields = tuple(
         SchemaField(
-            name=p.get("Name", ""), type=_EDM_TYPES.get(p.get("Type", ""), FieldType.STRING), source=p.get("Type", "")
+            name=p.get("Name", ""), type=EDM_TYPES.get(p.get("Type", ""), FieldType.STRING), source=p.get("Type", "")
         )
         for p in entity_type.iter(f"{_EDM}Property")
     )

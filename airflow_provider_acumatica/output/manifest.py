@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,10 +29,16 @@ class ExtractManifest:
     inquiry: str | None = None
     window_start: datetime | str | None = None
     window_end: datetime | str | None = None
+    dac: str | None = None
+    parameters: Mapping[str, Any] | None = None
+    content: str = "records"
+    """`records`, or `deletions` for a file of `{id, deleted_at}` rows."""
 
     def __post_init__(self) -> None:
-        if (self.entity is None) == (self.inquiry is None):
-            raise ValueError("An ExtractManifest names exactly one of entity or inquiry.")
+        if self.entity is not None and self.inquiry is not None:
+            raise ValueError("An ExtractManifest names an entity or a generic inquiry, not both.")
+        if self.entity is None and self.inquiry is None and self.dac is None:
+            raise ValueError("An ExtractManifest names its source: an entity, a generic inquiry or a DAC.")
 
     @classmethod
     def from_output(
@@ -46,6 +53,9 @@ class ExtractManifest:
         inquiry: str | None = None,
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
+        dac: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        content: str = "records",
     ) -> ExtractManifest:
         """The manifest of a committed output, with `finished` defaulting to now."""
         return cls(
@@ -62,6 +72,9 @@ class ExtractManifest:
             inquiry=inquiry,
             window_start=window_start,
             window_end=window_end,
+            dac=dac,
+            parameters=parameters,
+            content=content,
         )
 
     @property
@@ -84,6 +97,9 @@ class ExtractManifest:
             "endpoint_version": self.endpoint_version,
             "entity": self.entity,
             "inquiry": self.inquiry,
+            "dac": self.dac,
+            "parameters": dict(self.parameters) if self.parameters is not None else None,
+            "content": self.content,
             "started": _iso(self.started),
             "finished": _iso(self.finished),
             "duration_seconds": self.duration_seconds,

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-ttl", type=int, default=3600, metavar="SECONDS")
     parser.add_argument("--session-timeout", type=float, default=600, metavar="SECONDS")
     parser.add_argument("--max-seats", type=int, default=2, help="API seats of the license (trial: 2)")
+    parser.add_argument(
+        "--max-users", type=int, default=10, help="concurrent conventional users (HTTP Basic on OData) of the license"
+    )
     parser.add_argument("--allow-client-credentials", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request to stderr")
     _add_fault_flags(parser)
@@ -111,6 +114,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         token_ttl=args.token_ttl,
         session_timeout=args.session_timeout,
         max_seats=args.max_seats,
+        max_users=args.max_users,
         allow_client_credentials=args.allow_client_credentials,
         faults=faults,
     )

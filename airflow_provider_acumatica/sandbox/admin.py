@@ -11,6 +11,21 @@ No authentication, never faulted, never counted in the stats.
 * `POST /_sandbox/change_stream`: `{entity, every, inserts, updates, deletes, seed}`, the same edits before every
   `every`-th list request to the entity, to disturb a pull in flight reproducibly; `every: 0` stops it.
   `GET /_sandbox/change_stream` reports what each stream did (see `change_stream`).
+* `POST /_sandbox/deleted_records`: `{tracked, days_to_keep, age_days}`, as on Tables to Track Deleted Records
+  (SM207010): `tracked` replaces the DACs whose deletions are recorded (class or full names, e.g.
+  `["SOOrder", "SOLine"]`; default `SOOrder`, `SOLine`, `Customer`), `days_to_keep` the retention (default 10),
+  and `age_days` moves every recorded deletion that many days back so a test can see the retention purge it.
+  `GET /_sandbox/deleted_records` shows `{tracked, days_to_keep, recorded: {DAC: count}}`. Deletions are read with
+  `GET /t/<tenant>/api/odata/dac/<DAC>/px.GetDeletedRecords()` (see `dac_odata`).
+* `POST /_sandbox/custom_fields`: `{entity, view, field, type}` publishes a custom field (`type` one of
+  `custom_fields.TYPES`, e.g. `CustomStringField`) while the server runs; existing records have values for it at
+  once. `GET /_sandbox/custom_fields` lists every entity's custom fields.
+* `GET /_sandbox/state/<Entity>`: every live record of the entity right now, as the REST API (24.200.001) returns
+  it with every detail and linked entity expanded and every custom field in `custom`: what a replica must hold.
+
+`GET /_sandbox/stats` counts the two kinds of licensed users apart: `seats_in_use`/`peak_seats`/`max_seats` for
+API users (contract sessions, OAuth grants, bearer tokens on OData) and `users_in_use`/`peak_users`/`max_users`
+for conventional users (HTTP Basic with a user name on OData), with `sessions` and `user_sessions` events.
 """
 
 from __future__ import annotations
@@ -20,9 +35,14 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from airflow_provider_acumatica.sandbox import catalog
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams, parse_settings
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
+from airflow_provider_acumatica.sandbox.custom_fields import CustomFields, custom_json
+from airflow_provider_acumatica.sandbox.dac_tables import DAC_TABLES
 from airflow_provider_acumatica.sandbox.data import DataStore
+from airflow_provider_acumatica.sandbox.deleted_records import DeletedRecordTracker
+from airflow_provider_acumatica.sandbox.deleted_records import parse_settings as parse_tracking
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
 from airflow_provider_acumatica.sandbox.protocol import Request, Response
 
@@ -33,6 +53,8 @@ class SandboxControl(Protocol):
     config: SandboxConfig
     store: DataStore
     change_streams: ChangeStreams
+    deleted_records: DeletedRecordTracker
+    custom_fields: CustomFields
 
     def snapshot(self) -> dict[str, Any]: ...
 
@@ -54,6 +76,19 @@ def read_object(request: Request) -> dict[str, Any] | Response:
     return payload if isinstance(payload, dict) else bad_request("The body must be a JSON object.")
 
 
+def _no_route(request: Request) -> Response:
+    return Response.json({"message": f"No admin route {request.method} {request.path}."}, status=404)
+
+
+def expand_paths(schema: str, prefix: str = "") -> list[str]:
+    """Every detail and linked entity of a schema, nested ones as `Parent/Child`, for a fully expanded read."""
+    paths: list[str] = []
+    for child in catalog.SCHEMAS[schema].children:
+        path = f"{prefix}{child.name}"
+        paths.extend((path, *expand_paths(child.schema, f"{path}/")))
+    return paths
+
+
 def config_view(config: SandboxConfig) -> dict[str, Any]:
     return {
         "site_path": config.site_path,
@@ -64,6 +99,7 @@ def config_view(config: SandboxConfig) -> dict[str, Any]:
         "token_ttl": config.token_ttl,
         "session_timeout": config.session_timeout,
         "max_seats": config.max_seats,
+        "max_users": config.max_users,
         "allow_client_credentials": config.allow_client_credentials,
         "tenants": list(config.tenants),
         "users": [asdict(user) for user in config.users],
@@ -77,16 +113,37 @@ class AdminRoutes:
         self._sandbox = sandbox
 
     def get(self, request: Request, params: Mapping[str, str]) -> Response:
-        action = params["action"]
+        action, name = params["action"], params.get("name")
+        if name:
+            return self._state(name) if action == "state" else _no_route(request)
         if action == "stats":
             return Response.json(self._sandbox.snapshot())
         if action == "config":
             return Response.json(config_view(self._sandbox.config))
         if action == "change_stream":
             return Response.json(self._sandbox.change_streams.status())
-        return Response.json({"message": f"No admin route GET /_sandbox/{action}."}, status=404)
+        if action == "deleted_records":
+            return Response.json(self._sandbox.deleted_records.settings())
+        if action == "custom_fields":
+            return Response.json(self._sandbox.custom_fields.all())
+        return _no_route(request)
+
+    def _state(self, entity: str) -> Response:
+        if entity not in catalog.ENTITIES:
+            known = ", ".join(sorted(catalog.ENTITIES))
+            return Response.json({"message": f"No entity named {entity!r}; the entities are {known}."}, status=404)
+        fields = self._sandbox.custom_fields.of(entity)
+        seed = self._sandbox.store.seed
+        records = self._sandbox.store.iter_records(
+            entity,
+            expand=expand_paths(entity),
+            custom=lambda index: custom_json(seed, fields, index) if fields else {},
+        )
+        return Response.json(list(records))
 
     def post(self, request: Request, params: Mapping[str, str]) -> Response:
+        if params.get("name"):
+            return _no_route(request)
         body = read_object(request)
         if isinstance(body, Response):
             return body
@@ -99,7 +156,23 @@ class AdminRoutes:
             return self._changes(body)
         if action == "change_stream":
             return self._change_stream(body)
-        return Response.json({"message": f"No admin route POST /_sandbox/{action}."}, status=404)
+        if action == "deleted_records":
+            return self._deleted_records(body)
+        if action == "custom_fields":
+            return self._custom_field(body)
+        return _no_route(request)
+
+    def _custom_field(self, body: dict[str, Any]) -> Response:
+        unknown = set(body) - {"entity", "view", "field", "type"}
+        if unknown:
+            return bad_request(f"Unknown field(s): {', '.join(sorted(unknown))}; send {{entity, view, field, type}}.")
+        try:
+            self._sandbox.custom_fields.publish(
+                body.get("entity"), body.get("view"), body.get("field"), body.get("type")
+            )
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return Response.json(self._sandbox.custom_fields.all())
 
     def _faults(self, body: dict[str, Any]) -> Response:
         try:
@@ -137,3 +210,12 @@ class AdminRoutes:
         except (TypeError, ValueError) as exc:
             return bad_request(str(exc))
         return Response.json(self._sandbox.change_streams.set(entity, settings))
+
+    def _deleted_records(self, body: dict[str, Any]) -> Response:
+        try:
+            tracked, days, age = parse_tracking(body, DAC_TABLES)
+        except ValueError as exc:
+            return bad_request(str(exc))
+        tracker = self._sandbox.deleted_records
+        tracker.configure(tracked, days, age)
+        return Response.json(tracker.settings())

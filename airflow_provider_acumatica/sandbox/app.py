@@ -19,6 +19,8 @@ from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.contract import ContractApi
+from airflow_provider_acumatica.sandbox.custom_fields import CustomFields
+from airflow_provider_acumatica.sandbox.dac_odata import build_api
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.data_auth import DataAuthenticator
 from airflow_provider_acumatica.sandbox.faults import (
@@ -79,7 +81,9 @@ class SandboxApp:
         self.config = config
         self.stats = SandboxStats()
         self.injector = FaultInjector(config.faults)
-        self.identity = IdentityStore(self.stats, self.max_seats, config.session_timeout, config.token_ttl)
+        self.identity = IdentityStore(
+            self.stats, self.max_seats, config.session_timeout, config.token_ttl, lambda: config.max_users
+        )
         self.store = DataStore(
             seed=config.seed,
             record_counts=config.entity_records,
@@ -87,6 +91,9 @@ class SandboxApp:
             changes_per_hour=config.changes_per_hour,
         )
         self.change_streams = ChangeStreams(self.store)
+        self.dac_odata = build_api(self.store, config, self.change_streams.observe)
+        self.deleted_records = self.dac_odata.tracker
+        self.custom_fields = CustomFields(config.seed)
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -99,6 +106,7 @@ class SandboxApp:
         self.identity.seats_in_use()
         snapshot = self.stats.snapshot()
         snapshot["max_seats"] = self.max_seats()
+        snapshot["max_users"] = self.config.max_users
         snapshot["faults"] = self.injector.settings.as_dict()
         return snapshot
 
@@ -198,7 +206,7 @@ class SandboxApp:
         sessions = SessionRoutes(self.config, self.identity, self.stats)
         oauth = OAuthRoutes(self.config, self.identity, self.stats, lambda: self.injector.settings)
         admin = AdminRoutes(self)
-        contract = ContractApi(self.store, self.config.site_path)
+        contract = ContractApi(self.store, self.config.site_path, self.custom_fields)
         odata = ODataApi(self.store, self.config.site_path)
 
         def plain(call: Callable[[Request], Response]) -> Handler:
@@ -208,7 +216,9 @@ class SandboxApp:
             return Route(name, kind, re.compile(pattern), methods)
 
         return [
-            route("admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)", GET=admin.get, POST=admin.post),
+            route(
+                "admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)(?:/(?P<name>[^/]+))?", GET=admin.get, POST=admin.post
+            ),
             route("login", Kind.LOGIN, r"/entity/auth/login", POST=plain(sessions.login)),
             route("logout", Kind.AUTH, r"/entity/auth/logout", POST=plain(sessions.logout)),
             route("simplified_login", Kind.LOGIN, r"/api/auth/login", POST=plain(sessions.simplified_login)),
@@ -224,11 +234,20 @@ class SandboxApp:
                 GET=lambda request, params: contract.list_screen(request, params["screen"]),
             ),
             route(
+                "odata_dac",
+                Kind.DATA,
+                r"/t/(?P<tenant>[^/]+)/api/odata/dac(?:/(?P<resource>.*))?",
+                GET=lambda request, params: self.dac_odata.handle(
+                    request, params["tenant"], params.get("resource") or ""
+                ),
+            ),
+            route(
                 "odata",
                 Kind.DATA,
                 r"/t/(?P<tenant>[^/]+)/api/odata/gi/(?P<resource>.+)",
                 GET=lambda request, params: odata.handle(request, params["tenant"], params["resource"]),
             ),
+            route("endpoints", Kind.AUTH, r"/entity/?", GET=plain(contract.endpoints)),
             route(
                 "contract",
                 Kind.DATA,

@@ -1,10 +1,10 @@
 """A seeded stream of edits that disturbs extractions in flight, the same way on every run.
 
 A change stream on an entity makes every `every`-th list request to it (`GET /entity/<endpoint>/<version>/<Entity>`,
-no id) first apply `DataStore.apply_changes(entity, inserts, updates, deletes, seed)`, then serve the list. So a test
-can insert, modify and delete records between the pages of a pull. `apply_changes` draws its picks from the seed,
-the entity and the number of changes made so far, so the same seed and the same sequence of list requests give the
-same edits.
+no id, or a DAC-based OData read of one of its DACs, `GET /t/<tenant>/api/odata/dac/SOOrder`) first apply
+`DataStore.apply_changes(entity, inserts, updates, deletes, seed)`, then serve the list. So a test can insert,
+modify and delete records between the pages of a pull. `apply_changes` draws its picks from the seed, the entity
+and the number of changes made so far, so the same seed and the same sequence of list requests give the same edits.
 
 * Over HTTP: `POST /_sandbox/change_stream` with `{"entity": "SalesOrder", "every": 3, "inserts": 1, "updates": 2,
   "deletes": 2, "seed": 7}`; `"every": 0` stops it. `GET /_sandbox/change_stream` reports each stream's settings
@@ -117,12 +117,13 @@ class ChangeStreams:
         def serve(request: Request) -> Response:
             entity = listed_entity(request)
             if entity is not None:
-                self._observe(entity)
+                self.observe(entity)
             return handler(request)
 
         return serve
 
-    def _observe(self, entity: str) -> None:
+    def observe(self, entity: str) -> None:
+        """Count one list request to `entity`, applying the stream's edits when they are due."""
         with self._lock:
             stream = self._streams.get(entity)
             if stream is None:

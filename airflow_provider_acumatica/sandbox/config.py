@@ -4,8 +4,13 @@ The identities are public, well-known values so that tests, demos and DAG exampl
 tenant `Company`, branch `HQ`, user `admin` / `123`, and the OAuth client
 `0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0@Company` / `sandbox-secret`.
 
+A second user, `reader` / `123`, lacks the `OData4 User` role (`dac_odata=False`): the DAC-based OData
+interface answers it 403, while the contract API and generic inquiries work. Tests that need a user without DAC
+OData rights sign in as `reader`.
+
 `max_seats` defaults to 2 because that is what an Acumatica trial license allows for API sessions,
-the setting under which clients most often leak seats.
+the setting under which clients most often leak seats. `max_users` (concurrent conventional users, taken by
+HTTP Basic on OData) defaults to 10, a sandbox choice: the reference docs give no trial figure.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class SandboxUser:
     password: str = "123"
     tenant: str = "Company"
     branch: str = "HQ"
+    dac_odata: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,10 @@ class SandboxConfig:
     token_ttl: int = 3600
     session_timeout: float = 600
     max_seats: int = 2
+    max_users: int = 10
     allow_client_credentials: bool = False
     tenants: tuple[str, ...] = ("Company",)
-    users: tuple[SandboxUser, ...] = (SandboxUser(),)
+    users: tuple[SandboxUser, ...] = (SandboxUser(), SandboxUser(name="reader", dac_odata=False))
     clients: tuple[OAuthClient, ...] = (OAuthClient(),)
     redirect_uris: tuple[str, ...] = ()
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -78,8 +85,11 @@ class SandboxConfig:
             self._check_tenant(client.tenant, f"client {client.client_id!r}")
             if self.find_user(client.user, client.tenant) is None:
                 raise ValueError(f"client {client.client_id!r} signs in as {client.user!r}, who is not a user there")
-        if self.max_seats < 0 or self.changes_per_hour < 0 or self.token_ttl <= 0 or self.session_timeout <= 0:
-            raise ValueError("max_seats and changes_per_hour must be >= 0, token_ttl and session_timeout > 0")
+        counts = (self.max_seats, self.max_users, self.changes_per_hour)
+        if min(counts) < 0 or min(self.token_ttl, self.session_timeout) <= 0:
+            raise ValueError(
+                "max_seats, max_users and changes_per_hour must be >= 0, token_ttl and session_timeout > 0"
+            )
 
     def _check_tenant(self, tenant: str, owner: str) -> None:
         if tenant not in self.tenants:

@@ -337,7 +337,8 @@ class RecordView:
         values.update(zip(entity.keys, keys, strict=True))
         values["NoteID"] = self.id
         values["CreatedDateTime"] = values["CreatedDate"] = created
-        values[entity.last_modified] = modified
+        if entity.last_modified is not None:
+            values[entity.last_modified] = modified
         if entity.name == "Customer":
             values["BAccountID"] = 1000 + self.index  # the integer surrogate key, unique like the index
         if overlay is not None:
@@ -353,7 +354,7 @@ class RecordView:
             if overlay is None or overlay.generated:
                 cached = generate.linked_values(state.store.seed, state.entity.name, self.index, name, self.values)
             if name == "MainContact":
-                cached["LastModifiedDateTime"] = self.values[state.entity.last_modified]
+                cached["LastModifiedDateTime"] = self.values.get(state.entity.last_modified or "")
             if overlay is not None and name in overlay.linked:
                 _merge(cached, overlay.linked[name])
             self._linked[name] = cached
@@ -600,13 +601,19 @@ class DataStore:
         return out
 
     def iter_records(
-        self, entity: str, version: str = "24.200.001", expand: Sequence[str] = (), at: datetime | None = None
+        self,
+        entity: str,
+        version: str = "24.200.001",
+        expand: Sequence[str] = (),
+        at: datetime | None = None,
+        custom: shape.CustomSection | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Ground truth: every record exactly as a list GET without `$select` would serve it (writes always apply)."""
+        """Ground truth: every record exactly as a list GET without `$select` would serve it (writes always apply);
+        `custom` renders the `custom` section a `$custom` would ask for."""
         snap = self.snapshot(entity, None if at is None else to_ms(at))
         projection = shape.parse_projection(entity, version, None, ",".join(expand))
         for number, index in enumerate(snap.all().slice(0, None), start=1):
-            yield shape.shape_record(snap.view(index), version, projection, number, "")
+            yield shape.shape_record(snap.view(index), version, projection, number, "", custom)
 
     @property
     def lock(self) -> threading.RLock:

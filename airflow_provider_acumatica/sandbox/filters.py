@@ -1,8 +1,9 @@
-"""OData `$filter` parsing for the three dialects the sandbox serves.
+"""OData `$filter` parsing for the four dialects the sandbox serves.
 
 * `Dialect.CV4`: Contract Version 4 (OData 3.0): `substringof`, typed literals `datetimeoffset'...'`.
-* `Dialect.CV5`: Contract Version 5 (OData 4.01): `contains`, bare date-time literals.
+* `Dialect.CV5`: Contract Version 5 (OData 4.01): `contains`, bare date-time and GUID literals.
 * `Dialect.GI`: generic inquiries over OData v4: same syntax as CV5.
+* `Dialect.DAC`: the DAC-based OData v4 interface: same syntax as CV5, on stored values.
 
 Using one dialect's syntax on the other is an error, as on the real server; that mix-up is the most common client
 bug, so the messages say which form to use. Strings compare case-insensitively (SQL Server's default collation).
@@ -23,6 +24,7 @@ class Dialect(Enum):
     CV4 = "OData 3.0 (Contract Version 4)"
     CV5 = "OData 4.01 (Contract Version 5)"
     GI = "OData 4.0 (generic inquiries)"
+    DAC = "OData 4.0 (DAC-based)"
 
 
 class FilterError(ValueError):
@@ -89,6 +91,7 @@ _DATE_RE = re.compile(
     r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?)(Z|z|[+-]\d{2}:\d{2})?)?(?![\w:.-])"
 )
 _SPACED_OFFSET_RE = re.compile(r" \d{2}:\d{2}")
+_GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w-])")
 _NUMBER_RE = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?[mMdDfFlL]?")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*")
 _TYPED_PREFIXES = ("datetimeoffset", "datetime", "date", "guid")
@@ -146,6 +149,9 @@ class _Lexer:
         if char == "'":
             value, end = self._string(pos)
             return _Token("string", value, pos, self.text[pos:end])
+        guid = _GUID_RE.match(self.text, pos) if self.dialect is not Dialect.CV4 else None
+        if guid is not None:
+            return _Token("guid", guid.group(0).lower(), pos, guid.group(0))
         if char.isdigit() or (char == "-" and self.text[pos + 1 : pos + 2].isdigit()):
             return self._numeric(pos)
         match = _NAME_RE.match(self.text, pos)
@@ -359,6 +365,7 @@ _DIALECT_FUNCTIONS = {
     Dialect.CV4: _COMMON_FUNCTIONS | {"substringof"},
     Dialect.CV5: _COMMON_FUNCTIONS | {"contains"},
     Dialect.GI: _COMMON_FUNCTIONS | {"contains"},
+    Dialect.DAC: _COMMON_FUNCTIONS | {"contains"},
 }
 
 

@@ -254,6 +254,7 @@ def _stock_item(p: _Pick, counts: Mapping[str, int], created: int) -> Values:
         "ValuationMethod": p.of(("T", "A", "A", "F")),
         "VolumeUOM": "LITER",
         "WeightUOM": "KG",
+        "_lines": tuple(sorted({p.of(catalog.WAREHOUSES) for _ in range(1 + p.upto(3))})),
     }
 
 
@@ -454,6 +455,68 @@ _GENERATORS: dict[str, GeneratorFn] = {
 }
 
 
+_SYSTEM_FIELDS = frozenset(("NoteID", "CreatedDateTime", "LastModifiedDateTime"))
+
+
+def _generic_string(p: _Pick, name: str, counts: Mapping[str, int]) -> str:
+    """A plausible value for a text field, chosen by what its name says it holds."""
+    if name == "InventoryID":
+        return _item_key(p.upto(max(counts.get("StockItem", 1), 1)))
+    if name in ("VendorID", "Customer"):
+        return _ref(counts, "Vendor" if name == "VendorID" else "Customer", p)
+    if name.endswith("Subaccount"):
+        return str(p.of(SUBACCOUNTS))
+    for hint, choices in _STRING_HINTS:
+        if hint in name:
+            return str(p.of(choices))
+    if name in ("Description", "Name", "LineDescription", "TransactionDescription"):
+        return f"{p.of(ADJECTIVES)} {p.of(PRODUCT_WORDS)}"
+    return f"{name[:3].upper()}{p.upto(100):02d}"
+
+
+_STRING_HINTS: tuple[tuple[str, Sequence[str]], ...] = (
+    ("Account", ACCOUNTS),
+    ("Currency", catalog.CURRENCIES),
+    ("Warehouse", catalog.WAREHOUSES),
+    ("TaxCategory", TAX_CATEGORIES),
+    ("UOM", UOMS),
+    ("Branch", catalog.BRANCHES),
+    ("Terms", catalog.TERMS),
+    ("ShipVia", SHIP_VIAS),
+    ("PaymentMethod", PAYMENT_METHODS),
+    ("TaxZone", TAX_ZONES),
+    ("Project", PROJECTS),
+    ("Status", ("Open", "On Hold", "Closed")),
+)
+
+
+def _generic_value(p: _Pick, vf: catalog.Field, counts: Mapping[str, int], created: int) -> Any:
+    if vf.type == catalog.STRING:
+        return _generic_string(p, vf.name, counts)
+    if vf.type == catalog.BOOLEAN:
+        return p.chance(0.9 if "Active" in vf.name else 0.4)
+    if vf.type == catalog.DECIMAL:
+        return p.money(0, 1000)
+    if vf.type in (catalog.INT, catalog.SHORT, catalog.LONG):
+        return p.upto(100)
+    if vf.type == catalog.DATETIME:
+        return _day(created) + DAY_MS * p.upto(30)
+    return None
+
+
+def _generic(schema: str, p: _Pick, counts: Mapping[str, int], created: int, skip: frozenset[str]) -> Values:
+    """Values for every field of a schema from its types: the entities without a hand-written generator."""
+    return {f.name: _generic_value(p, f, counts, created) for f in catalog.SCHEMAS[schema].fields if f.name not in skip}
+
+
+def _generic_record(entity: str, p: _Pick, counts: Mapping[str, int], created: int) -> Values:
+    definition = catalog.ENTITIES[entity]
+    values = _generic(entity, p, counts, created, _SYSTEM_FIELDS | set(definition.keys))
+    if any(child.collection for child in definition.schema.children):
+        values["_lines"] = tuple(range(1 + p.upto(3)))
+    return values
+
+
 def base_values(
     seed: int, entity: str, entity_salt: int, index: int, counts: Mapping[str, int], created: int
 ) -> Values:
@@ -461,7 +524,10 @@ def base_values(
     p = _Pick(rng_for(entity_salt, index))
     if entity == "SalesOrder":
         return _sales_order(p, counts, created, sales_order_line_count(seed, index))
-    return _GENERATORS[entity](p, counts, created)
+    generator = _GENERATORS.get(entity)
+    if generator is None:
+        return _generic_record(entity, p, counts, created)
+    return generator(p, counts, created)
 
 
 REVISIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -477,8 +543,13 @@ REVISIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 
 def apply_revision(entity: str, values: Values, revision: int) -> None:
-    """Scheduled modification number `revision` changes a status and an amount, so incremental pulls see real edits."""
+    """Scheduled modification number `revision` changes a status and an amount, so incremental pulls see real edits;
+    on the entities without a hand-written generator it rewrites the description."""
     if revision <= 0:
+        return
+    if entity not in REVISIONS:
+        text = "Name" if "Name" in values else "Description"
+        values[text] = f"{values.get(text) or entity} (revision {revision})"
         return
     status_field, cycle, amount_field = REVISIONS[entity]
     values[status_field] = cycle[revision % len(cycle)]
@@ -529,8 +600,25 @@ def _address(p: _Pick) -> Values:
 def detail_values(seed: int, entity: str, index: int, values: Values, counts: Mapping[str, int]) -> list[Values]:
     """Detail lines of record `index`, consistent with the header totals generated from the same parameters."""
     p = _Pick(rng_for(salt(seed, f"{entity}/Details"), index))
-    builder = _DETAIL_BUILDERS[entity]
-    return [builder(p, values, n) for n in range(len(values.get("_lines", ())))]
+    builder = _DETAIL_BUILDERS.get(entity)
+    lines = range(len(values.get("_lines", ())))
+    if builder is None:
+        return [_generic_line(entity, p, values, n, counts) for n in lines]
+    return [builder(p, values, n) for n in lines]
+
+
+def detail_schema(entity: str) -> str | None:
+    """The schema of an entity's detail collection (the store keeps one per entity), or None without one."""
+    return next((child.schema for child in catalog.SCHEMAS[entity].children if child.collection), None)
+
+
+def _generic_line(entity: str, p: _Pick, values: Values, n: int, counts: Mapping[str, int]) -> Values:
+    schema = detail_schema(entity) or ""
+    created = int(values.get("CreatedDateTime") or 0)
+    line = _generic(schema, p, counts, created, frozenset())
+    if "LineNbr" in line:
+        line["LineNbr"] = n + 1
+    return line
 
 
 def _item_key(index: int) -> str:
@@ -639,7 +727,25 @@ def _journal_line(p: _Pick, values: Values, n: int) -> Values:
     }
 
 
+def _stock_item_warehouse(p: _Pick, values: Values, n: int) -> Values:
+    warehouse = values["_lines"][n]
+    return {
+        "DefaultIssueLocationID": "R1S1",
+        "DefaultReceiptLocationID": "RECEIVING",
+        "InventoryAccount": values.get("InventoryAccount"),
+        "IsDefault": warehouse == values.get("DefaultWarehouseID"),
+        "Override": False,
+        "PreferredVendor": None,
+        "QtyOnHand": float(p.upto(500)),
+        "ReplenishmentSource": p.of(("Purchase", "Transfer")),
+        "ServiceLevel": 0.84,
+        "Status": "Active",
+        "WarehouseID": warehouse,
+    }
+
+
 _DETAIL_BUILDERS: dict[str, Callable[[_Pick, Values, int], Values]] = {
+    "StockItem": _stock_item_warehouse,
     "SalesOrder": _sales_order_line,
     "SalesInvoice": _sales_invoice_line,
     "Bill": _bill_line,

@@ -1,10 +1,18 @@
-"""Sessions, API seats and OAuth grants: the state that decides whether a client may work.
+"""Sessions, API seats, conventional users and OAuth grants: the state that decides whether a client may work.
 
-Every open session holds one "Web Services API User" seat, as on the real server: a cookie login,
-a Basic-authenticated request without session cookies, and an OAuth token session. Past the seat
-limit, sign-in is refused with **HTTP 429 and "API Login Limit" in the body**. The real status code
-of that refusal is not documented; 429 is what the license request limit uses and what the official
-C# client reports for "API Login Limit", so clients written against either will recognise it.
+The license counts two kinds of sessions, each against its own limit:
+
+* **API users** (`kind="api"`): every contract REST session holds one "Web Services API User" seat, as on the
+  real server: a cookie login, a Basic-authenticated contract request without session cookies, an OAuth token
+  session, and a bearer token on OData. Past `max_seats`, sign-in is refused with **HTTP 429 and "API Login
+  Limit" in the body**. The real status code of that refusal is not documented; 429 is what the license request
+  limit uses and what the official C# client reports for "API Login Limit", so clients written against either
+  will recognise it.
+* **Conventional users** (`kind="user"`): HTTP Basic with a plain user name on OData (GI and DAC) counts among
+  the concurrent users of the license (Concurrent Users on SM604000), not as an API user. Without session
+  cookies each such request opens a new one, as observed on the real server. Past `max_users` the request is
+  refused with 429 and a "User Login Limit" message. The reference docs give no text for that refusal; the
+  sandbox's wording names the concurrent-users limit so a client can tell it from "API Login Limit".
 
 Idle sessions are reclaimed after `session_timeout` seconds by a lazy sweep on every call.
 
@@ -26,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from airflow_provider_acumatica.sandbox.config import SandboxUser
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
@@ -37,11 +46,23 @@ CONCURRENT = "api:concurrent_access"
 CODE_TTL = 300.0
 
 
+SessionKind = Literal["api", "user"]
+API: Final[SessionKind] = "api"
+USER: Final[SessionKind] = "user"
+
+
 class SeatLimitError(Exception):
     """All API seats are taken; the text is what clients match on."""
 
     def __init__(self) -> None:
         super().__init__("API Login Limit")
+
+
+class UserLimitError(Exception):
+    """All concurrent conventional users of the license are signed in."""
+
+    def __init__(self) -> None:
+        super().__init__("User Login Limit")
 
 
 class InvalidGrantError(Exception):
@@ -68,6 +89,7 @@ class Session:
     last_seen: float
     requests: int = 0
     open: bool = True
+    kind: SessionKind = API
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def principal(self) -> Principal:
@@ -118,6 +140,10 @@ def _session_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(24))
 
 
+def _event(kind: SessionKind, what: str) -> str:
+    return f"session_{what}" if kind == API else f"user_session_{what}"
+
+
 class IdentityStore:
     def __init__(
         self,
@@ -125,9 +151,11 @@ class IdentityStore:
         max_seats: Callable[[], int],
         session_timeout: float,
         token_ttl: float,
+        max_users: Callable[[], int],
     ) -> None:
         self._stats = stats
         self._max_seats = max_seats
+        self._max_users = max_users
         self._session_timeout = session_timeout
         self._token_ttl = token_ttl
         self._lock = threading.RLock()
@@ -138,9 +166,25 @@ class IdentityStore:
         self._issued: list[str] = []
 
     def seats_in_use(self) -> int:
+        """API sessions open now."""
         with self._lock:
             self._sweep()
-            return len(self._sessions)
+            return self._count(API)
+
+    def users_in_use(self) -> int:
+        """Conventional-user sessions open now."""
+        with self._lock:
+            self._sweep()
+            return self._count(USER)
+
+    def _count(self, kind: SessionKind) -> int:
+        return sum(1 for session in self._sessions.values() if session.kind == kind)
+
+    def _publish(self, kind: SessionKind) -> None:
+        if kind == API:
+            self._stats.seats(self._count(API))
+        else:
+            self._stats.users(self._count(USER))
 
     def issued_credentials(self) -> list[str]:
         """Every token, session ticket and session id ever handed out: what a leak test searches logs for."""
@@ -156,11 +200,14 @@ class IdentityStore:
             self._refresh.clear()
             self._codes.clear()
 
-    def open_session(self, account: Account) -> Session:
+    def open_session(self, account: Account, kind: SessionKind = API) -> Session:
+        """Open a session of `kind`; raises SeatLimitError (API) or UserLimitError (conventional) when full."""
         with self._lock:
             self._sweep()
-            if len(self._sessions) >= self._max_seats():
+            if kind == API and self._count(API) >= self._max_seats():
                 raise SeatLimitError
+            if kind == USER and self._count(USER) >= self._max_users():
+                raise UserLimitError
             now = time.monotonic()
             session = Session(
                 id=_session_id(),
@@ -168,11 +215,12 @@ class IdentityStore:
                 account=account,
                 opened_at=now,
                 last_seen=now,
+                kind=kind,
             )
             self._sessions[session.ticket] = session
             self._issued += [session.ticket, session.id]
-            self._stats.event("session_opened")
-            self._stats.seats(len(self._sessions))
+            self._stats.event(_event(kind, "opened"))
+            self._publish(kind)
             return session
 
     def cookie_session(self, cookies: dict[str, str]) -> Session | None:
@@ -190,8 +238,8 @@ class IdentityStore:
             if self._sessions.pop(session.ticket, None) is None:
                 return False
             session.open = False
-            self._stats.event("session_expired" if expired else "session_closed")
-            self._stats.seats(len(self._sessions))
+            self._stats.event(_event(session.kind, "expired" if expired else "closed"))
+            self._publish(session.kind)
             return True
 
     def begin_request(self, session: Session, faults: FaultSettings) -> bool:

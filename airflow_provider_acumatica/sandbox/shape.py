@@ -138,6 +138,13 @@ def _fields(schema: str, version: str, values: Mapping[str, Any], selected: froz
     return out
 
 
+def wrapped(schema: str, version: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a schema wrapped as the API sends it, for objects that are not stored records (inquiry
+    filters and result rows)."""
+    parsed: dict[str, Any] = json.loads("{" + ",".join(_fields(schema, version, values, None)) + "}")
+    return parsed
+
+
 def _system(record_id: str, row_number: int, note: str | None) -> str:
     return '{"id":' + _encode_text(record_id) + ',"rowNumber":' + str(row_number) + ',"note":' + _plain(note or "")
 
@@ -155,9 +162,19 @@ def _linked(
     return ",".join(members)
 
 
-def record_json(view: RecordView, version: str, projection: Projection, row_number: int, site_path: str) -> str:
+CustomSection = Callable[[int], Mapping[str, Any]]
+
+
+def record_json(
+    view: RecordView,
+    version: str,
+    projection: Projection,
+    row_number: int,
+    site_path: str,
+    custom: CustomSection | None = None,
+) -> str:
     """One record as JSON text, as a list or GET returns it: system members, wrapped fields, expanded
-    children, `_links`."""
+    children, the `custom` section (`custom(index)`, the fields `$custom` asked for) and `_links`."""
     entity = view.entity
     members = [_system(view.id, row_number, view.values.get("_note"))]
     members.extend(_fields(entity.name, version, view.values, projection.fields))
@@ -176,15 +193,21 @@ def record_json(view: RecordView, version: str, projection: Projection, row_numb
     base = f"{site_path}/entity/{catalog.ENDPOINT_NAME}/{version}"
     files = f"{base}/files/{entity.graph}/{entity.view}/{view.id}/{{filename}}"
     links = f'{{"self":{_encode_text(f"{base}/{entity.name}/{view.id}")},"files:put":{_encode_text(files)}}}'
-    members.append('"custom":{},"_links":' + links + "}")
+    section = "{}" if custom is None else json.dumps(custom(view.index), separators=(",", ":"))
+    members.append('"custom":' + section + ',"_links":' + links + "}")
     return ",".join(members)
 
 
 def shape_record(
-    view: RecordView, version: str, projection: Projection, row_number: int, site_path: str
+    view: RecordView,
+    version: str,
+    projection: Projection,
+    row_number: int,
+    site_path: str,
+    custom: CustomSection | None = None,
 ) -> dict[str, Any]:
     """The record as a dictionary: parsed from `record_json`, so there is one definition of the shape."""
-    record: dict[str, Any] = json.loads(record_json(view, version, projection, row_number, site_path))
+    record: dict[str, Any] = json.loads(record_json(view, version, projection, row_number, site_path, custom))
     return record
 
 

@@ -23,6 +23,8 @@ class SandboxStats:
         self._faults: Counter[str] = Counter()
         self._seats_in_use = 0
         self._peak_seats = 0
+        self._users_in_use = 0
+        self._peak_users = 0
 
     def reset(self) -> None:
         with self._lock:
@@ -34,7 +36,7 @@ class SandboxStats:
             self._routes[route][str(status)] += 1
 
     def event(self, name: str) -> None:
-        """`login`, `logout`, or a session lifecycle event: `session_opened|closed|expired`."""
+        """`login`, `logout`, or a session lifecycle event: `[user_]session_opened|closed|expired`."""
         with self._lock:
             self._events[name] += 1
 
@@ -51,6 +53,12 @@ class SandboxStats:
             self._seats_in_use = in_use
             self._peak_seats = max(self._peak_seats, in_use)
 
+    def users(self, in_use: int) -> None:
+        """Conventional users (Basic on OData) signed in now; they take no API seat."""
+        with self._lock:
+            self._users_in_use = in_use
+            self._peak_users = max(self._peak_users, in_use)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -66,6 +74,14 @@ class SandboxStats:
                     "opened": self._events["session_opened"],
                     "closed": self._events["session_closed"],
                     "expired": self._events["session_expired"],
+                },
+                "users_in_use": self._users_in_use,
+                "peak_users": self._peak_users,
+                "user_sessions": {
+                    "open": self._users_in_use,
+                    "opened": self._events["user_session_opened"],
+                    "closed": self._events["user_session_closed"],
+                    "expired": self._events["user_session_expired"],
                 },
                 "faults_injected": dict(self._faults),
             }

@@ -53,9 +53,19 @@ def _schema(name: str, version: str) -> dict[str, Any]:
     return {"allOf": [_ref("Entity"), {"type": "object", "properties": properties}]}
 
 
+def _top_level() -> list[str]:
+    """Record entities and inquiry forms: the official document describes both the same way."""
+    return [*catalog.ENTITIES, *catalog.INQUIRIES]
+
+
+def _screens() -> list[tuple[str, str]]:
+    entities = [(entity.name, entity.screen) for entity in catalog.ENTITIES.values()]
+    return [*entities, *((inquiry.name, inquiry.screen) for inquiry in catalog.INQUIRIES.values())]
+
+
 def _reachable() -> list[str]:
     names: list[str] = []
-    pending = list(catalog.ENTITIES)
+    pending = _top_level()
     while pending:
         name = pending.pop(0)
         if name not in names:
@@ -199,6 +209,21 @@ def _paths(entity: str) -> dict[str, Any]:
     put["requestBody"] = {"description": "The record to be passed to the system.", "content": record, "required": True}
     read = ["select", "filter", "expand", "custom"]
     return {
+        f"/{entity}/$adHocSchema": {
+            "get": _operation(
+                entity,
+                "GetAdHocSchema",
+                "Retrieves the schema of custom fields of the entity from the system.",
+                [],
+                {
+                    "200": {
+                        "description": "The field name, view name, and type of the fields that are not defined in "
+                        "the contract of the endpoint for this entity.",
+                        "content": record,
+                    }
+                },
+            )
+        },
         f"/{entity}": {
             "get": _operation(
                 entity,
@@ -259,7 +284,7 @@ def _document(version: str, site_path: str) -> dict[str, Any]:
     schemas.update({value_type: _value_schema(value_type, contract) for value_type in used_types})
     schemas.update({name: _schema(name, version) for name in _reachable()})
     paths: dict[str, Any] = {}
-    for entity in catalog.ENTITIES:
+    for entity in _top_level():
         paths.update(_paths(entity))
     return {
         "openapi": "3.0.1",
@@ -267,10 +292,7 @@ def _document(version: str, site_path: str) -> dict[str, Any]:
         "servers": [{"url": f"{site_path}/entity/{catalog.ENDPOINT_NAME}/{version}"}],
         "paths": paths,
         "components": {"schemas": schemas, "responses": _responses(), "parameters": _parameters()},
-        "tags": [
-            {"name": entity.name, "description": f"{entity.name} ({entity.screen})"}
-            for entity in catalog.ENTITIES.values()
-        ],
+        "tags": [{"name": name, "description": f"{name} ({screen})"} for name, screen in _screens()],
     }
 
 

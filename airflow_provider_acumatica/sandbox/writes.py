@@ -21,6 +21,8 @@ _REFERENCES = {
     ("SalesInvoice", "CustomerID"): "Customer",
     ("Payment", "CustomerID"): "Customer",
     ("Bill", "Vendor"): "Vendor",
+    ("InventorySummaryInquiry", "InventoryID"): "StockItem",
+    ("SalesPricesInquiry", "InventoryID"): "StockItem",
 }
 _NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
 
@@ -108,6 +110,12 @@ class _Validator:
         if reference is not None and self.store.snapshot(reference).find(str(value)) is None:
             return None, f"{label} '{value}' cannot be found in the system."
         return _typed(vf.type, f.type, label, value)
+
+
+def parse_fields(store: DataStore, version: str, schema: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """A body's canonical values and, when a field is refused, the echo with per-field errors (else None)."""
+    parsed = _Validator(store, version).parse(schema, body)
+    return parsed.values, (parsed.echo if parsed.errors else None)
 
 
 def _option(f: catalog.Field, label: str, value: Any) -> tuple[Any, str | None]:

@@ -20,7 +20,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", str(RECORDS), "--page-size", str(PAGE_SIZE)]
     command += ["--parallel-records", "3000", "--parallel-latency-ms", "10", "--parallelism", "2"]
-    command += ["--parallel-page-sizes", "400", "--out", str(out), "--no-plot"]
+    command += ["--parallel-page-sizes", "400", "--reconcile-records", "1000", "--out", str(out), "--no-plot"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
     result: dict[str, Any] = json.loads((out / "benchmark.json").read_text())
@@ -78,3 +78,10 @@ def test_ratios_are_against_the_baseline_of_the_same_run(report: dict[str, Any])
         assert run["cpu_seconds"] > 0
         assert run["peak_rss_kb"] >= run["rss_start_kb"] > 0
     assert report["machine"]["cpus"] >= 1
+
+
+def test_the_reconcile_listing_reads_every_record_for_a_fraction_of_the_bytes(report: dict[str, Any]) -> None:
+    reconcile = report["reconcile"]
+    assert reconcile["ids"]["records"] == reconcile["full"]["records"] == reconcile["full_expanded"]["records"] == 1000
+    assert reconcile["ids_vs_full"] == report["targets"]["iter_ids_bytes_vs_full"]
+    assert 0 < reconcile["ids_vs_full"] < 0.5

@@ -189,9 +189,9 @@ def test_bad_filter_is_explained(static: SandboxServer, tmp_path: Path) -> None:
 
 
 def test_unknown_entity_is_explained_with_close_matches(static: SandboxServer, tmp_path: Path) -> None:
-    with pytest.raises(AcumaticaConfigError, match="SalesOrder"):
+    with pytest.raises(AcumaticaConfigError, match="Close matches: SalesOrder"):
         extract(tmp_path, entity="SalesOrders", output_format="parquet", name="o.parquet").execute({})
-    with pytest.raises(AcumaticaApiError, match="404"):
+    with pytest.raises(AcumaticaConfigError, match="Close matches: SalesOrder"):
         extract(tmp_path, entity="SalesOrders").execute({})
 
 

@@ -43,6 +43,9 @@ def test_manifest_of_a_published_file(tmp_path: Path) -> None:
         "endpoint_version": "24.200.001",
         "entity": "SalesOrder",
         "inquiry": None,
+        "dac": None,
+        "parameters": None,
+        "content": "records",
         "started": "2024-03-20T17:00:00+00:00",
         "finished": "2024-03-20T17:00:02.500000+00:00",
         "duration_seconds": 2.5,
@@ -77,7 +80,17 @@ def test_the_path_is_redacted_however_the_manifest_is_built() -> None:
     assert manifest.to_dict()["path"] == "s3://bucket/orders.parquet"
 
 
-@pytest.mark.parametrize(("entity", "inquiry"), [(None, None), ("SalesOrder", "BI-Orders")])
-def test_exactly_one_source_is_named(entity: str | None, inquiry: str | None) -> None:
-    with pytest.raises(ValueError, match="exactly one of entity or inquiry"):
+@pytest.mark.parametrize(
+    ("entity", "inquiry", "error"),
+    [(None, None, "names its source"), ("SalesOrder", "BI-Orders", "an entity or a generic inquiry, not both")],
+)
+def test_one_source_is_named(entity: str | None, inquiry: str | None, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         ExtractManifest("p", "jsonl", 0, 0, 0, "", STARTED, STARTED, entity=entity, inquiry=inquiry)
+
+
+def test_a_dac_extract_names_its_dac_and_a_deletions_file_says_so() -> None:
+    manifest = ExtractManifest(
+        "p", "jsonl", 0, 0, 0, "", STARTED, STARTED, entity="SalesOrder", dac="SOOrder", content="deletions"
+    )
+    assert (manifest.to_dict()["dac"], manifest.to_dict()["content"]) == ("SOOrder", "deletions")

@@ -67,9 +67,13 @@ def test_reset_refuses_other_fields(sandbox: SandboxServer) -> None:
 def test_config_has_what_a_client_needs(sandbox: SandboxServer) -> None:
     config = admin(sandbox, "config").json()
     assert config["tenants"] == ["Company"]
-    assert config["users"] == [{"name": "admin", "password": "123", "tenant": "Company", "branch": "HQ"}]
+    assert config["users"] == [
+        {"name": "admin", "password": "123", "tenant": "Company", "branch": "HQ", "dac_odata": True},
+        {"name": "reader", "password": "123", "tenant": "Company", "branch": "HQ", "dac_odata": False},
+    ]
     assert config["clients"][0]["client_id"] == CLIENT_ID
     assert config["max_seats"] == 2
+    assert config["max_users"] == 10
     assert config["site_path"] == ""
     assert config["records"] == 250
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -103,20 +104,27 @@ def test_basic_user_on_odata_reuses_its_session_through_cookies(sandbox: Sandbox
     assert second.status_code == 200
     assert "Set-Cookie" not in second.headers
     stats = sandbox.stats()
-    assert stats["sessions"]["opened"] == 1
-    assert stats["seats_in_use"] == 1
+    assert stats["user_sessions"]["opened"] == 1
+    assert stats["users_in_use"] == 1
+    assert stats["sessions"]["opened"] == 0
     assert logout(sandbox.base_url, session).status_code == 204
-    assert sandbox.stats()["seats_in_use"] == 0
+    assert sandbox.stats()["users_in_use"] == 0
 
 
-def test_basic_without_cookies_opens_a_session_per_request(sandbox: SandboxServer) -> None:
+def test_basic_without_cookies_opens_a_conventional_session_per_request(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(max_users=2)
     for _ in range(2):
-        answer = requests.get(sandbox.base_url + ODATA, auth=("admin", "123"), params={"$top": "1"}, timeout=TIMEOUT)
+        answer = requests.get(server.base_url + ODATA, auth=("admin", "123"), params={"$top": "1"}, timeout=TIMEOUT)
         assert answer.status_code == 200
-    assert sandbox.stats()["seats_in_use"] == 2
-    flooded = requests.get(sandbox.base_url + ODATA, auth=("admin", "123"), timeout=TIMEOUT)
+    stats = server.stats()
+    assert (stats["users_in_use"], stats["seats_in_use"]) == (2, 0)
+    flooded = requests.get(server.base_url + ODATA, auth=("admin", "123"), timeout=TIMEOUT)
     assert flooded.status_code == 429
-    assert "API Login Limit" in flooded.json()["exceptionMessage"]
+    assert "User Login Limit" in flooded.json()["exceptionMessage"]
+    assert get_customers(server.base_url, auth=("admin", "123")).status_code == 200
+    assert server.stats()["seats_in_use"] == 1
 
 
 def test_basic_user_on_the_contract_api(sandbox: SandboxServer) -> None:

@@ -83,6 +83,8 @@ def test_cli_flags_map_to_the_config() -> None:
             "deny",
             "--token-expire-after-requests",
             "3",
+            "--max-users",
+            "4",
         ]
     )
     config = config_from(args)
@@ -92,6 +94,7 @@ def test_cli_flags_map_to_the_config() -> None:
     assert config.faults.faults_on_auth is True
     assert config.faults.consent == "deny"
     assert config.faults.token_expire_after_requests == 3
+    assert (config.max_users, config.max_seats) == (4, 2)
 
 
 def test_cli_refuses_bad_values() -> None:

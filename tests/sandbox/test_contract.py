@@ -178,9 +178,10 @@ def test_bad_paging_values_are_400(api: ContractApi) -> None:
     assert "$top" in body["modelState"]
 
 
-def test_custom_is_accepted(api: ContractApi) -> None:
+def test_custom_returns_the_asked_attribute(api: ContractApi) -> None:
     status, body = call(api, "GET", f"{BASE}/Customer", **{"$top": "1", "$custom": "BAccount.AttributeINDUSTRY"})
-    assert status == 200 and body[0]["custom"] == {}
+    assert status == 200 and set(body[0]["custom"]) == {"BAccount"}
+    assert body[0]["custom"]["BAccount"]["AttributeINDUSTRY"]["type"] == "CustomStringField"
 
 
 def test_get_by_id_and_by_keys(api: ContractApi) -> None:
