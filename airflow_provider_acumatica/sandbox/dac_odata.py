@@ -362,15 +362,14 @@ class DacODataApi:
         """The page of rows; `cheap` says the filter reads only keys, so it is evaluated without record views."""
         snap = self.store.snapshot(table.entity)
         by_keys = not order or order == [(key, False) for key in table.keys[: len(order)]]
-        in_index_order = table.detail is None and not show_deleted and by_keys and not snap.key_index
-        if in_index_order and (flt is None or not cheap):
-            # Index order is key order while every key is the generated one: answer from the store's selection.
+        # Index order (and line order within a record) is key order while every key is the generated one.
+        in_index_order = not show_deleted and by_keys and not snap.key_index
+        if in_index_order and table.detail is None and (flt is None or not cheap):
             record_flt = None if flt is None else replace(flt, matches=_record_matcher(snap, flt))
             selection = self.store.select(snap, ("dac", table.name, flt.text if flt else ""), record_flt)
             return [DacRow(snap, index) for index in selection.slice(start, stop)]
-        if in_index_order and flt is not None:
-            matches = flt.matches
-            found = (row for row in self._all_rows(snap, table, False) if matches(row))
+        if in_index_order:
+            found = (row for row in self._all_rows(snap, table, False) if flt is None or flt.matches(row))
             return list(itertools.islice(found, start, stop))
         return self._sorted(snap, table, flt, order, show_deleted)[start:stop]
 
