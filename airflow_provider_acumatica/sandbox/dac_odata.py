@@ -11,6 +11,8 @@
   or by key. Each such read counts as a list request of the DAC's entity for its change stream
   (`change_stream`), so a test can disturb a DAC pull between pages. `PX-ApiDeleted: SHOW` adds the soft-deleted
   rows of a DAC with a `DeletedDatabaseRecord` column.
+* `GET .../dac/<DAC>(<key>)`: one row by its key, `SOOrder(OrderNbr='SO0000001',OrderType='SO')` or
+  `Customer(1005)`, as `{"@odata.context": ".../$metadata#SOOrder/$entity", ...}`; 404 when no row has it.
 * `GET .../dac/<DAC>/px.GetDeletedRecords()`: `{RefNoteID, DeleteDate}` rows of a tracked DAC (see
   `deleted_records`), with `$filter` on both (`DeleteDate ge 2026-01-01T00:00:00Z`), `$top`, `$skip`, `$orderby`,
   `$select`; oldest first by default. An untracked DAC answers **400**, naming SM207010.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +45,8 @@ from .filters import Column, CompiledFilter, Dialect, FilterError, compile_filte
 from .protocol import Request, Response
 
 CACHE_ENTRIES = 8
+_KEY_RE = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>.*)\)")
+_KEY_PART_RE = re.compile(r"(?:([A-Za-z_][A-Za-z0-9_]*)=)?('(?:[^']|'')*'|-?\d+)")
 DELETED_FUNCTION = "px.GetDeletedRecords()"
 RESULT_TYPE = "PX.Api.OData.DAC.DeletedRecordResult"
 _UNSUPPORTED = ("$expand", "$count", "$apply", "$search")
@@ -244,6 +249,9 @@ class DacODataApi:
             if resource == "$metadata":
                 return self._metadata()
             name, _, function = resource.partition("/")
+            addressed = _KEY_RE.fullmatch(name)
+            if addressed is not None and not function:
+                return self._by_key(request, tenant, self._table(addressed["name"]), addressed["key"])
             table = self._table(name)
             if function == DELETED_FUNCTION:
                 return self._deleted(request, tenant, table)
@@ -341,6 +349,23 @@ class DacODataApi:
         body = json.dumps({"@odata.context": context, "value": values}, separators=(",", ":"))
         return Response(200, body.encode("utf-8"), list(_JSON_HEADERS))
 
+    def _by_key(self, request: Request, tenant: str, table: DacTable, key: str) -> Response:
+        """One row addressed by its key, `SOOrder(OrderNbr='SO0000001',OrderType='SO')` or `Customer(1005)`."""
+        compiled = self._compiled[table.name]
+        names = list(compiled.edm)
+        selected = _parse_select(names, table.full_name, request.query.get("$select", ""))
+        used: set[str] = set()
+        flt = self._filter(_key_filter(table, key), compiled.resolver(used), table.full_name)
+        found = self._rows(table, flt, used <= compiled.cheap, [], False, 0, 1)
+        if not found:
+            raise _ODataError(404, f"No {table.full_name} has the key ({key}).")
+        row = found[0]
+        values = {name: compiled.writers[name](compiled.getters[name](row)) for name in selected or names}
+        suffix = f"({','.join(selected)})" if selected else ""
+        context = f"{self._origin(request, tenant)}/$metadata#{table.name}{suffix}/$entity"
+        body = json.dumps({"@odata.context": context, **values}, separators=(",", ":"))
+        return Response(200, body.encode("utf-8"), list(_JSON_HEADERS))
+
     def _filter(self, text: str, resolve: Callable[[str], Column | None], type_name: str) -> CompiledFilter | None:
         if not text.strip():
             return None
@@ -362,15 +387,14 @@ class DacODataApi:
         """The page of rows; `cheap` says the filter reads only keys, so it is evaluated without record views."""
         snap = self.store.snapshot(table.entity)
         by_keys = not order or order == [(key, False) for key in table.keys[: len(order)]]
-        in_index_order = table.detail is None and not show_deleted and by_keys and not snap.key_index
-        if in_index_order and (flt is None or not cheap):
-            # Index order is key order while every key is the generated one: answer from the store's selection.
+        # Index order (and line order within a record) is key order while every key is the generated one.
+        in_index_order = not show_deleted and by_keys and not snap.key_index
+        if in_index_order and table.detail is None and (flt is None or not cheap):
             record_flt = None if flt is None else replace(flt, matches=_record_matcher(snap, flt))
             selection = self.store.select(snap, ("dac", table.name, flt.text if flt else ""), record_flt)
             return [DacRow(snap, index) for index in selection.slice(start, stop)]
-        if in_index_order and flt is not None:
-            matches = flt.matches
-            found = (row for row in self._all_rows(snap, table, False) if matches(row))
+        if in_index_order:
+            found = (row for row in self._all_rows(snap, table, False) if flt is None or flt.matches(row))
             return list(itertools.islice(found, start, stop))
         return self._sorted(snap, table, flt, order, show_deleted)[start:stop]
 
@@ -428,6 +452,21 @@ class DacODataApi:
         context = f"{self._origin(request, tenant)}/$metadata#Collection({RESULT_TYPE})"
         body = json.dumps({"@odata.context": context, "value": values}, separators=(",", ":"))
         return Response(200, body.encode("utf-8"), list(_JSON_HEADERS))
+
+
+def _key_filter(table: DacTable, key: str) -> str:
+    """The `$filter` that selects a key segment's row; raises a 400 naming the keys when the segment does not fit."""
+    parts = _KEY_PART_RE.findall(key)
+    rebuilt = ",".join(f"{name}={value}" if name else value for name, value in parts)
+    named = {name: value for name, value in parts if name}
+    expected = f"{table.name}({','.join(f'{k}=...' for k in table.keys)})"
+    if rebuilt != re.sub(r"\s*([,=])\s*", r"\1", key.strip()):
+        raise _ODataError(400, f"Invalid key segment '({key})': expected {expected}.")
+    if len(parts) == 1 and not parts[0][0] and len(table.keys) == 1:
+        named = {table.keys[0]: parts[0][1]}
+    if set(named) != set(table.keys) or len(named) != len(parts):
+        raise _ODataError(400, f"The key of {table.full_name} is {', '.join(table.keys)}: expected {expected}.")
+    return " and ".join(f"{name} eq {value}" for name, value in named.items())
 
 
 def _record_matcher(snap: Snapshot, flt: CompiledFilter) -> Callable[[Any], bool]:

@@ -333,3 +333,37 @@ def test_a_bare_guid_literal_finds_a_row_by_noteid(still: SandboxServer, basic: 
     for literal in (target["NoteID"], target["NoteID"].upper(), f"'{target['NoteID']}'"):
         found = rows(basic, still, "InventoryItem", **{"$filter": f"NoteID eq {literal}", "$select": "InventoryCD"})
         assert found == [{"InventoryCD": target["InventoryCD"]}]
+
+
+def test_a_row_addressed_by_its_key(still: SandboxServer, basic: requests.Session) -> None:
+    order = rows(basic, still, "SOOrder", **{"$top": "1", "$skip": "4"})[0]
+    segment = f"SOOrder(OrderNbr='{order['OrderNbr']}', OrderType='{order['OrderType']}')"
+    answer = get(basic, still, segment)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body.pop("@odata.context") == f"{still.base_url}{DAC}/$metadata#SOOrder/$entity"
+    assert body == order
+    customer = rows(basic, still, "Customer", **{"$top": "1", "$skip": "9"})[0]
+    only = get(basic, still, f"PX_Objects_AR_Customer({customer['BAccountID']})", **{"$select": "AcctCD"}).json()
+    assert only == {
+        "@odata.context": f"{still.base_url}{DAC}/$metadata#Customer(AcctCD)/$entity",
+        **{"AcctCD": customer["AcctCD"]},
+    }
+    line = get(basic, still, f"SOLine(OrderType='SO',OrderNbr='{order['OrderNbr']}',LineNbr=1)").json()
+    assert (line["OrderNbr"], line["LineNbr"]) == (order["OrderNbr"], 1)
+
+
+@pytest.mark.parametrize(
+    ("segment", "status", "fragment"),
+    [
+        ("Customer(999999)", 404, "No PX.Objects.AR.Customer has the key (999999)"),
+        ("SOOrder('SO0000001')", 400, "The key of PX.Objects.SO.SOOrder is OrderNbr, OrderType"),
+        ("SOOrder(OrderNbr=SO1)", 400, "Invalid key segment"),
+    ],
+)
+def test_bad_key_segments(
+    still: SandboxServer, basic: requests.Session, segment: str, status: int, fragment: str
+) -> None:
+    answer = get(basic, still, segment)
+    assert answer.status_code == status
+    assert fragment in answer.json()["error"]["message"]
