@@ -392,6 +392,17 @@ class RecordView:
         return lines
 
 
+def _change_line(schema: str, line: dict[str, Any], rng: random.Random) -> None:
+    """Change the first amount of a detail line (or its first text when it has none)."""
+    fields = catalog.SCHEMAS[schema].fields
+    amount = next((f.name for f in fields if f.type == catalog.DECIMAL and not f.options), None)
+    if amount is not None:
+        line[amount] = round(float(line.get(amount) or 0.0) + 1 + int(rng.random() * 50), 2)
+        return
+    text = next(f.name for f in fields if f.type == catalog.STRING and not f.options and not f.lookup)
+    line[text] = f"{line.get(text) or ''} (changed)".strip()
+
+
 def _merge(target: dict[str, Any], changes: Mapping[str, Any]) -> None:
     for name, value in changes.items():
         if isinstance(value, Mapping):
@@ -689,19 +700,55 @@ class DataStore:
             snap = self.snapshot(entity)
             state = snap.state
             rng = random.Random(generate.mix64(generate.salt(seed, entity) ^ snap.changes))
-            result: dict[str, Any] = {"at": shape.format_ms(snap.at), "inserted": [], "updated": [], "deleted": []}
+            result: dict[str, Any] = {
+                "at": shape.format_ms(snap.at),
+                "inserted": [],
+                "updated": [],
+                "deleted": [],
+                "lines": [],
+            }
             for _ in range(inserts):
                 index = self._insert_generated(state, snap.at)
                 result["inserted"].append(state.guid(index))
             for index in self._pick_live(rng, state, updates):
                 overlay = self.base_overlay(entity, index)
-                self._put(state, index, replace(overlay, modified=snap.at, bumps=overlay.bumps + 1))
+                details = self._edit_lines(rng, self._freeze(state, snap.at).view(index), result["lines"])
+                bumped = replace(overlay, modified=snap.at, bumps=overlay.bumps + 1)
+                self._put(state, index, bumped if details is None else replace(bumped, details=details))
                 result["updated"].append(state.guid(index))
             for index in self._pick_live(rng, state, deletes):
                 overlay = self.base_overlay(entity, index)
                 self._put(state, index, replace(overlay, modified=snap.at, deleted=True))
                 result["deleted"].append(state.guid(index))
             return result
+
+    def _edit_lines(
+        self, rng: random.Random, view: RecordView, log: list[dict[str, str]]
+    ) -> tuple[Mapping[str, Any], ...] | None:
+        """Add, change or remove one detail line of an updated record, as a user editing the document would;
+        None for an entity without detail lines. The edit is logged as `{id, line, action}`."""
+        schema = generate.detail_schema(view.entity.name)
+        if schema is None:
+            return None
+        lines = [dict(line) for line in view.details()]
+        action = rng.choice(("added", "changed", "removed")) if lines else "added"
+        if action == "removed" and len(lines) == 1:
+            action = "changed"
+        if action == "added":
+            line = dict(lines[-1]) if lines else {}
+            line["_id"] = format_guid(rng.getrandbits(128))
+            if "NoteID" in line:
+                line["NoteID"] = line["_id"]
+            if "LineNbr" in catalog.field_map(schema, catalog.DEFAULT_VERSION):
+                line["LineNbr"] = 1 + max((int(other.get("LineNbr") or 0) for other in lines), default=0)
+            lines.append(line)
+        elif action == "changed":
+            line = lines[int(rng.random() * len(lines))]
+            _change_line(schema, line, rng)
+        else:
+            line = lines.pop(int(rng.random() * len(lines)))
+        log.append({"id": view.id, "line": str(line["_id"]), "action": action})
+        return tuple(lines)
 
     def _insert_generated(self, state: _EntityState, at: int) -> int:
         while True:

@@ -236,3 +236,58 @@ def test_the_state_of_an_entity_is_every_live_record_fully_expanded(
     assert all(isinstance(order["Details"], list) and "ShipToAddress" in order for order in orders)
     missing = requests.get(sandbox.base_url + "/_sandbox/state/Nothing", timeout=TIMEOUT)
     assert missing.status_code == 404 and "Customer" in missing.json()["message"]
+
+
+def _state(sandbox: SandboxServer, name: str) -> dict[str, dict[str, object]]:
+    answer = requests.get(sandbox.base_url + f"/_sandbox/state/{name}", timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    return {record["id"]: record for record in answer.json()}
+
+
+def _lines(record: dict[str, object]) -> dict[str, object]:
+    collection = next(value for value in record.values() if isinstance(value, list))
+    return {line["id"]: line for line in collection}
+
+
+@pytest.mark.parametrize("name", sorted(catalog.ENTITIES))
+def test_admin_changes_reach_every_entity_and_its_lines(name: str, sandbox: SandboxServer) -> None:
+    before = _state(sandbox, name)
+    body = {"entity": name, "inserts": 2, "updates": 6, "deletes": 2, "seed": 3}
+    answer = requests.post(sandbox.base_url + "/_sandbox/changes", json=body, timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    after = _state(sandbox, name)
+    assert set(after) == (set(before) - set(result["deleted"])) | set(result["inserted"])
+    assert len(result["deleted"]) == 2 and not set(result["deleted"]) & set(after)
+    has_lines = any(child.collection for child in catalog.SCHEMAS[name].children)
+    assert len(result["lines"]) == (6 if has_lines else 0)
+    kept = [edit for edit in result["lines"] if edit["id"] in before and edit["id"] in after]
+    assert bool(kept) == has_lines
+    for edit in kept:
+        old, new = _lines(before[edit["id"]]), _lines(after[edit["id"]])
+        if edit["action"] == "added":
+            assert edit["line"] not in old and edit["line"] in new
+        elif edit["action"] == "removed":
+            assert edit["line"] in old and edit["line"] not in new
+        else:
+            assert old[edit["line"]] != new[edit["line"]]
+
+
+def test_a_change_stream_edits_lines_between_the_pages_of_a_pull(
+    sandbox: SandboxServer, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    session = sandbox_login()
+    stream = {"entity": "PurchaseOrder", "every": 1, "updates": 3, "deletes": 1, "inserts": 1, "seed": 11}
+    assert requests.post(sandbox.base_url + "/_sandbox/change_stream", json=stream, timeout=TIMEOUT).ok
+    before = _state(sandbox, "PurchaseOrder")
+    for skip in (0, 50):
+        params = {"$top": "50", "$skip": str(skip), "$expand": "Details"}
+        assert session.get(sandbox.base_url + f"{BASE}/PurchaseOrder", params=params, timeout=TIMEOUT).ok
+    status = requests.get(sandbox.base_url + "/_sandbox/change_stream", timeout=TIMEOUT).json()["PurchaseOrder"]
+    assert (status["applied"], status["updated"], status["deleted"]) == (2, 6, 2)
+    after = _state(sandbox, "PurchaseOrder")
+    assert len(after) == len(before)
+    changed = [record_id for record_id in set(before) & set(after) if before[record_id] != after[record_id]]
+    assert len(changed) >= 4
+    listed = session.get(sandbox.base_url + f"{BASE}/PurchaseOrder", params={"$expand": "Details"}, timeout=TIMEOUT)
+    assert {record["id"] for record in listed.json()} == set(_state(sandbox, "PurchaseOrder"))
