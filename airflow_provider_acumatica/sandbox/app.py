@@ -62,6 +62,9 @@ class Route:
     methods: Mapping[str, Handler]
 
 
+_WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+
+
 def not_found(path: str) -> Response:
     return Response.json({"message": f"No HTTP resource was found that matches the request URI '{path}'."}, 404)
 
@@ -145,12 +148,14 @@ class SandboxApp:
             return auth
         request.principal = auth.session.principal()
         with auth.session.lock:
-            response = self._faulted(faults, call)
+            response = self._faulted(faults, call, writes=request.method in _WRITE_METHODS)
         if response is not None:
             response.headers.extend(auth.set_cookies)
         return response
 
-    def _faulted(self, faults: FaultSettings, call: Callable[[], Response]) -> Response | None:
+    def _faulted(self, faults: FaultSettings, call: Callable[[], Response], writes: bool = False) -> Response | None:
+        """A dropped write is dropped after the server applied it: only the answer is lost, as when a
+        connection breaks mid-response, so a client that retries must not insert or append twice."""
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         fault = self.injector.draw()
@@ -158,6 +163,8 @@ class SandboxApp:
             return call()
         self.stats.fault(fault.value)
         if fault is Fault.DROP:
+            if writes:
+                call()
             return None
         if fault is Fault.TOO_MANY_REQUESTS:
             with_header = self.injector.chance(faults.retry_after_share)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
+import pytest
+import requests
+
+from airflow_provider_acumatica.sandbox import SandboxServer
 from airflow_provider_acumatica.sandbox.contract import ContractApi
 from airflow_provider_acumatica.sandbox.data import DataStore
 from tests.sandbox.data_support import BASE, Clock, call, store
@@ -85,3 +89,18 @@ def test_412_bodies_say_which_condition_failed(api: ContractApi) -> None:
     )
     status, _ = call(api, "GET", f"{BASE}/Customer/GHOST")
     assert status == 500
+
+
+def test_a_dropped_put_was_applied_before_the_answer_was_lost(
+    make_sandbox: Callable[..., SandboxServer], sandbox_login: Callable[..., requests.Session]
+) -> None:
+    sandbox = make_sandbox(changes_per_hour=0)
+    session = sandbox_login(sandbox.base_url)
+    sandbox.set_faults(rate_drop=1.0)
+    body = {"CustomerID": {"value": "DROPPED"}, "CustomerName": {"value": "Lost Answer Ltd"}}
+    with pytest.raises(requests.ConnectionError):
+        session.put(f"{sandbox.base_url}{BASE}/Customer", json=body, timeout=10)
+    sandbox.set_faults(rate_drop=0.0)
+    fetched = session.get(f"{sandbox.base_url}{BASE}/Customer/DROPPED", timeout=10)
+    assert fetched.status_code == 200
+    assert fetched.json()["CustomerName"] == {"value": "Lost Answer Ltd"}
