@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from airflow_provider_acumatica.sandbox.actions import ActionRoutes
 from airflow_provider_acumatica.sandbox.admin import AdminRoutes
 from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
@@ -207,6 +208,7 @@ class SandboxApp:
         admin = AdminRoutes(self)
         contract = ContractApi(self.store, self.config.site_path)
         odata = ODataApi(self.store, self.config.site_path)
+        actions = ActionRoutes(self.store, lambda: self.injector.settings, self.config.site_path)
 
         def plain(call: Callable[[Request], Response]) -> Handler:
             return lambda request, _params: call(request)
@@ -240,7 +242,7 @@ class SandboxApp:
                 "contract",
                 Kind.DATA,
                 r"/entity(?!/auth(?:/|$))(?:/.*)?",
-                **dict.fromkeys(DATA_METHODS, plain(self.change_streams.before(contract.handle))),
+                **dict.fromkeys(DATA_METHODS, plain(self.change_streams.before(actions.around(contract.handle)))),
             ),
         ]
 
