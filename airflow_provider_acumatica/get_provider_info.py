@@ -35,6 +35,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_acumatica.operators.generic_inquiry",
                     "airflow_provider_acumatica.operators.auth_check",
                     "airflow_provider_acumatica.operators.upsert",
+                    "airflow_provider_acumatica.operators.action",
                 ],
             }
         ],
