@@ -46,6 +46,7 @@ def error_from_response(response: requests.Response, what: str) -> AcumaticaApiE
         exception_type=exception_type,
         field_errors=field_errors,
         retry_after=retry_after,
+        summary=_short(payload.get("error") or payload.get("message")),
     )
 
 

@@ -51,9 +51,11 @@ class AcumaticaApiError(AcumaticaError):
         exception_type: str | None = None,
         field_errors: dict[str, str] | None = None,
         retry_after: float | None = None,
+        summary: str | None = None,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
+        self.summary = summary
         self.message = message
         self.exception_message = exception_message
         self.exception_type = exception_type

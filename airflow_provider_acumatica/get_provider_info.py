@@ -36,6 +36,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_acumatica.operators.dac",
                     "airflow_provider_acumatica.operators.deleted_records",
                     "airflow_provider_acumatica.operators.auth_check",
+                    "airflow_provider_acumatica.operators.upsert",
+                    "airflow_provider_acumatica.operators.action",
                 ],
             }
         ],

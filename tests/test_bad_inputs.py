@@ -23,6 +23,7 @@ from airflow_provider_acumatica.operators.dac import AcumaticaDacExtractOperator
 from airflow_provider_acumatica.operators.deleted_records import AcumaticaDeletedRecordsOperator
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 from airflow_provider_acumatica.operators.generic_inquiry import AcumaticaGenericInquiryOperator
+from airflow_provider_acumatica.operators.upsert import AcumaticaUpsertOperator
 from airflow_provider_acumatica.retry_policy import RetryPolicy
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from airflow_provider_acumatica.settings import AcumaticaSettings
@@ -77,6 +78,14 @@ def raw_connection(monkeypatch: pytest.MonkeyPatch, value: dict[str, Any]) -> Ac
 def pull(monkeypatch: pytest.MonkeyPatch, base_url: str, auth_type: str = "session", **kwargs: Any) -> Any:
     with hook(monkeypatch, base_url, auth_type, **kwargs) as running:
         return list(running.iter_records("Customer", page_size=10))
+
+
+def upsert(tmp: Path, records: list[dict[str, Any]], **kwargs: Any) -> AcumaticaUpsertOperator:
+    source = tmp / "in.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return AcumaticaUpsertOperator(
+        task_id="up", entity="Customer", key_fields=["CustomerID"], input_path=str(source), **kwargs
+    )
 
 
 def extract(tmp: Path, name: str = "out.jsonl", **kwargs: Any) -> Any:
@@ -387,6 +396,27 @@ CASES = [
         "inquiry pulled incrementally",
         "so incremental_field cannot apply. Narrow the result with parameters",
         lambda mp, s, t: extract(t, entity="InventorySummaryInquiry", incremental_field="auto"),
+    ),
+    Case(
+        "unknown write mode",
+        "mode must be one of upsert, insert, update",
+        lambda mp, s, t: upsert(t, [{"CustomerID": "C0000001"}], mode="merge"),
+    ),
+    Case(
+        "a column the entity lacks",
+        "Customer has no field 'Colour' in swagger.json",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            upsert(t, [{"CustomerID": "C0000001", "Colour": "red"}]).execute({}),
+        ],
+    ),
+    Case(
+        "more rejected records than max_rejects",
+        "1 of 1 records were rejected, more than max_rejects=0",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "session"),
+            upsert(t, [{"CustomerID": "C0000001", "CreditLimit": "lots"}]).execute({}),
+        ],
     ),
     Case(
         "self-signed certificate without verify",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from airflow_provider_acumatica.sandbox.actions import ActionRoutes
 from airflow_provider_acumatica.sandbox.admin import AdminRoutes
 from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
@@ -62,6 +63,9 @@ class Route:
     kind: Kind
     pattern: re.Pattern[str]
     methods: Mapping[str, Handler]
+
+
+_WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 
 
 def not_found(path: str) -> Response:
@@ -153,12 +157,14 @@ class SandboxApp:
             return auth
         request.principal = auth.session.principal()
         with auth.session.lock:
-            response = self._faulted(faults, call)
+            response = self._faulted(faults, call, writes=request.method in _WRITE_METHODS)
         if response is not None:
             response.headers.extend(auth.set_cookies)
         return response
 
-    def _faulted(self, faults: FaultSettings, call: Callable[[], Response]) -> Response | None:
+    def _faulted(self, faults: FaultSettings, call: Callable[[], Response], writes: bool = False) -> Response | None:
+        """A dropped write is dropped after the server applied it: only the answer is lost, as when a
+        connection breaks mid-response, so a client that retries must not insert or append twice."""
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         fault = self.injector.draw()
@@ -166,6 +172,8 @@ class SandboxApp:
             return call()
         self.stats.fault(fault.value)
         if fault is Fault.DROP:
+            if writes:
+                call()
             return None
         if fault is Fault.TOO_MANY_REQUESTS:
             with_header = self.injector.chance(faults.retry_after_share)
@@ -208,6 +216,7 @@ class SandboxApp:
         admin = AdminRoutes(self)
         contract = ContractApi(self.store, self.config.site_path, self.custom_fields)
         odata = ODataApi(self.store, self.config.site_path)
+        actions = ActionRoutes(self.store, lambda: self.injector.settings, self.config.site_path)
 
         def plain(call: Callable[[Request], Response]) -> Handler:
             return lambda request, _params: call(request)
@@ -252,7 +261,7 @@ class SandboxApp:
                 "contract",
                 Kind.DATA,
                 r"/entity(?!/auth(?:/|$))(?:/.*)?",
-                **dict.fromkeys(DATA_METHODS, plain(self.change_streams.before(contract.handle))),
+                **dict.fromkeys(DATA_METHODS, plain(self.change_streams.before(actions.around(contract.handle)))),
             ),
         ]
 

@@ -25,6 +25,7 @@ class FaultSettings:
     """What goes wrong, and how often. Rates are shares of data requests, between 0 and 1."""
 
     latency_ms: int = 0
+    action_seconds: float = 0.0
     rate_429: float = 0.0
     retry_after_share: float = 0.0
     retry_after_seconds: float = 1
@@ -53,6 +54,7 @@ class FaultSettings:
         if sum(getattr(self, name) for name in RATE_FIELDS) > 1.0 + 1e-9:
             raise ValueError(f"the rates {', '.join(RATE_FIELDS)} must add up to at most 1")
         _check_number(self, "retry_after_seconds", "a number >= 0", lambda value: value >= 0)
+        _check_number(self, "action_seconds", "a number of seconds >= 0", lambda value: value >= 0)
         for name in ("token_expire_after_seconds", "session_expire_after_seconds"):
             _check_number(self, name, "a number of seconds > 0 or null", lambda value: value > 0, optional=True)
         if not isinstance(self.faults_on_auth, bool):

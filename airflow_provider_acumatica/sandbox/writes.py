@@ -25,6 +25,13 @@ _REFERENCES = {
     ("SalesPricesInquiry", "InventoryID"): "StockItem",
 }
 _NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
+_RANGES = {
+    "CreditLimit": (0.0, None),
+    "WriteOffLimit": (0.0, None),
+    "OrderQty": (0.0, None),
+    "UnitPrice": (0.0, None),
+    "DiscountPercent": (0.0, 100.0),
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,17 @@ class _Validator:
         reference = _REFERENCES.get((schema, f.name))
         if reference is not None and self.store.snapshot(reference).find(str(value)) is None:
             return None, f"{label} '{value}' cannot be found in the system."
-        return _typed(vf.type, f.type, label, value)
+        typed, error = _typed(vf.type, f.type, label, value)
+        return (typed, error) if error is not None else (typed, _out_of_range(f.name, label, typed))
+
+
+def _out_of_range(name: str, label: str, value: Any) -> str | None:
+    low, high = _RANGES.get(name, (None, None))
+    if low is not None and value < low:
+        return f"'{label}' cannot be less than {low:g}."
+    if high is not None and value > high:
+        return f"'{label}' cannot be greater than {high:g}."
+    return None
 
 
 def parse_fields(store: DataStore, version: str, schema: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -283,6 +300,8 @@ def _store(store: DataStore, snap: Snapshot, entity: catalog.Entity, index: int 
     if index is None:
         return store.write(entity.name, None, lambda new: _new_overlay(entity, new, values, linked, details, snap.at))
     current: RecordView = snap.view(index)
+    if not _changes(current, values, linked, details):
+        return index
     base = store.base_overlay(entity.name, index)
     merged_details = base.details
     if details is not None:
@@ -299,6 +318,28 @@ def _store(store: DataStore, snap: Snapshot, entity: catalog.Entity, index: int 
         details=merged_details,
     )
     return store.write(entity.name, index, lambda _: overlay)
+
+
+def _changes(
+    current: RecordView,
+    values: Mapping[str, Any],
+    linked: Mapping[str, Mapping[str, Any]],
+    details: Sequence[Mapping[str, Any]] | None,
+) -> bool:
+    """Whether a PUT changes anything: the real server writes only differing fields and then stamps the record."""
+    keys = current.entity.keys
+    if any(current.values.get(name) != value for name, value in values.items() if name not in keys):
+        return True
+    if any(current.linked(name).get(k) != v for name, changes in linked.items() for k, v in changes.items()):
+        return True
+    lines = {line["_id"]: line for line in current.details()} if details else {}
+    for line in details or ():
+        target = lines.get(line.get("_id") or "")
+        if target is None or line.get("_delete"):
+            return True
+        if any(target.get(k) != v for k, v in line.items() if not k.startswith("_")):
+            return True
+    return False
 
 
 def _new_overlay(

@@ -69,7 +69,7 @@ def test_no_secret_anywhere_in_the_example_dag_runs(
     env = connections(server)
     conn_ids = [f"acumatica_{auth_type}" for auth_type in STRATEGIES]
     runs: list[DagRunResult] = []
-    for name in ("acumatica_token_check", "acumatica_data_pull", "acumatica_generic_inquiry"):
+    for name in ("acumatica_token_check", "acumatica_data_pull", "acumatica_generic_inquiry", "acumatica_write_back"):
         airflow_home.write_dag(name, (DAGS / f"{name}.py").read_text())
     runs.append(
         airflow_home.test_dag("acumatica_token_check", env, extra_args=["--conf", json.dumps({"conn_ids": conn_ids})])
@@ -78,6 +78,10 @@ def test_no_secret_anywhere_in_the_example_dag_runs(
     runs.append(airflow_home.test_dag("acumatica_data_pull", env, "2026-11-27", ["--conf", conf]))
     gi_conf = json.dumps({"output_base": str(tmp_path), "conn_id": "acumatica_basic"})
     runs.append(airflow_home.test_dag("acumatica_generic_inquiry", env, "2026-11-27", ["--conf", gi_conf]))
+    updates = tmp_path / "customer_updates.jsonl"
+    updates.write_text(json.dumps({"CustomerID": "C0000001", "CreditLimit": 900}) + "\n")
+    wb_conf = json.dumps({"input_path": str(updates), "conn_id": "acumatica_api_key"})
+    runs.append(airflow_home.test_dag("acumatica_write_back", env, extra_args=["--conf", wb_conf]))
     for run in runs:
         assert run.succeeded, run.output[-3000:]
     assert len([task for task in runs[0].states if task.startswith("check[")]) == len(STRATEGIES)
