@@ -6,7 +6,10 @@ No authentication, never faulted, never counted in the stats.
 * `GET /_sandbox/config`: the settings a client needs, including the sandbox's public credentials.
 * `POST /_sandbox/faults`: change fault settings, e.g. `{"rate_429": 0.2}`; 400 on unknown keys or bad values.
 * `POST /_sandbox/reset`: drop every session, token, counter and change stream; `{"faults": true}` also restores
-  the faults.
+  the faults and the licence limits.
+* `GET /_sandbox/licence`: the licence's request limits with their counters (also under `licence` in the stats).
+* `POST /_sandbox/licence`: change them, e.g. `{"max_requests_per_minute": 120, "max_concurrent_requests": 2}`;
+  null lifts a limit; 400 on unknown keys or bad values (see `licence`).
 * `POST /_sandbox/changes`: `{entity, inserts, updates, deletes, seed}`, edits the data as a user would.
 * `POST /_sandbox/change_stream`: `{entity, every, inserts, updates, deletes, seed}`, the same edits before every
   `every`-th list request to the entity, to disturb a pull in flight reproducibly; `every: 0` stops it.
@@ -24,6 +27,7 @@ from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams, pars
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.licence import Licence, LicenceSettings
 from airflow_provider_acumatica.sandbox.protocol import Request, Response
 
 CHANGE_COUNTS = ("inserts", "updates", "deletes")
@@ -33,10 +37,13 @@ class SandboxControl(Protocol):
     config: SandboxConfig
     store: DataStore
     change_streams: ChangeStreams
+    licence: Licence
 
     def snapshot(self) -> dict[str, Any]: ...
 
     def set_faults(self, changes: Mapping[str, Any]) -> FaultSettings: ...
+
+    def set_licence(self, changes: Mapping[str, Any]) -> LicenceSettings: ...
 
     def reset(self, faults: bool = False) -> None: ...
 
@@ -64,6 +71,7 @@ def config_view(config: SandboxConfig) -> dict[str, Any]:
         "token_ttl": config.token_ttl,
         "session_timeout": config.session_timeout,
         "max_seats": config.max_seats,
+        "licence": config.licence.as_dict(),
         "allow_client_credentials": config.allow_client_credentials,
         "tenants": list(config.tenants),
         "users": [asdict(user) for user in config.users],
@@ -84,6 +92,8 @@ class AdminRoutes:
             return Response.json(config_view(self._sandbox.config))
         if action == "change_stream":
             return Response.json(self._sandbox.change_streams.status())
+        if action == "licence":
+            return Response.json(self._sandbox.licence.snapshot())
         return Response.json({"message": f"No admin route GET /_sandbox/{action}."}, status=404)
 
     def post(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -99,6 +109,8 @@ class AdminRoutes:
             return self._changes(body)
         if action == "change_stream":
             return self._change_stream(body)
+        if action == "licence":
+            return self._licence(body)
         return Response.json({"message": f"No admin route POST /_sandbox/{action}."}, status=404)
 
     def _faults(self, body: dict[str, Any]) -> Response:
@@ -107,6 +119,13 @@ class AdminRoutes:
         except (TypeError, ValueError) as exc:
             return bad_request(str(exc))
         return Response.json(settings.as_dict())
+
+    def _licence(self, body: dict[str, Any]) -> Response:
+        try:
+            self._sandbox.set_licence(body)
+        except (TypeError, ValueError) as exc:
+            return bad_request(str(exc))
+        return Response.json(self._sandbox.licence.snapshot())
 
     def _reset(self, body: dict[str, Any]) -> Response:
         faults = body.get("faults", False)
