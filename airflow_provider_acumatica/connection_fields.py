@@ -118,6 +118,20 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         type="integer",
         default=5,
     ),
+    ExtraField(
+        "max_requests_per_minute",
+        "Licence requests per minute",
+        "The licence's Web Services API Requests per Minute (SM604000). Set, every task in a worker paces "
+        "its requests below it; empty means no pacing.",
+        type="integer",
+    ),
+    ExtraField(
+        "max_concurrent_requests",
+        "Licence concurrent requests",
+        "The licence's Concurrent Web Services API Requests (SM604000). Set, every task in a worker keeps at "
+        "most this many requests in flight; empty means no limit.",
+        type="integer",
+    ),
 )
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

@@ -60,6 +60,8 @@ class AcumaticaSettings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     allow_insecure_http: bool = False
     max_retries: int = DEFAULT_MAX_RETRIES
+    max_requests_per_minute: int | None = None
+    max_concurrent_requests: int | None = None
 
     @property
     def effective_tenant(self) -> str | None:
@@ -118,6 +120,8 @@ class AcumaticaSettings:
             timeout=_positive_number("timeout", extra.get("timeout", DEFAULT_TIMEOUT)),
             allow_insecure_http=allow_insecure,
             max_retries=_max_retries(extra.get("max_retries", DEFAULT_MAX_RETRIES)),
+            max_requests_per_minute=_licence_limit(extra, "max_requests_per_minute"),
+            max_concurrent_requests=_licence_limit(extra, "max_concurrent_requests"),
         )
         _check_required(settings)
         return settings
@@ -286,6 +290,20 @@ def _positive_number(key: str, value: Any) -> float:
         raise AcumaticaConfigError(f"{key} must be a number of seconds, not {value!r}.") from err
     if number <= 0:
         raise AcumaticaConfigError(f"{key} must be greater than zero, not {value!r}.")
+    return number
+
+
+def _licence_limit(extra: Mapping[str, Any], key: str) -> int | None:
+    """Empty means no pacing; otherwise the licence's figure from the License Monitoring Console (SM604000)."""
+    value = extra.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as err:
+        raise AcumaticaConfigError(f"{key} must be a whole number or empty, not {value!r}.") from err
+    if isinstance(value, bool) or number < 1 or number != float(value):
+        raise AcumaticaConfigError(f"{key} must be a whole number >= 1 or empty (no limit), not {value!r}.")
     return number
 
 

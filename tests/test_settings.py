@@ -75,6 +75,9 @@ def test_connection_object_with_legacy_prefixed_and_empty_extras() -> None:
         ("https://erp.example.com", {"timeout": "soon"}, "timeout must be a number"),
         ("https://erp.example.com", {"timeout": 0}, "greater than zero"),
         ("https://erp.example.com", {"max_retries": 99}, "between 0 and 20"),
+        ("https://erp.example.com", {"max_requests_per_minute": "lots"}, "max_requests_per_minute must be a whole"),
+        ("https://erp.example.com", {"max_requests_per_minute": 0}, ">= 1 or empty"),
+        ("https://erp.example.com", {"max_concurrent_requests": 1.5}, "max_concurrent_requests must be a whole"),
         ("https://erp.example.com", {"allow_insecure_http": "maybe"}, "true or false"),
         ("https://erp.example.com", {"login_field_names": "{oops"}, "must be a JSON object"),
         ("https://erp.example.com", {"login_field_names": {"user": "username"}}, "unknown keys ['user']"),
@@ -132,3 +135,11 @@ def test_login_field_names_from_json_text() -> None:
 def test_secrets_stay_out_of_repr() -> None:
     text = repr(settings(refresh_token="rt-secret-value"))
     assert "sandbox-secret" not in text and "rt-secret-value" not in text and "'123'" not in text
+
+
+def test_licence_limits_are_empty_by_default_and_read_when_set() -> None:
+    default = settings("https://erp.example.com")
+    assert (default.max_requests_per_minute, default.max_concurrent_requests) == (None, None)
+    paced = settings("https://erp.example.com", max_requests_per_minute="120", max_concurrent_requests=2)
+    assert (paced.max_requests_per_minute, paced.max_concurrent_requests) == (120, 2)
+    assert settings("https://erp.example.com", max_requests_per_minute="").max_requests_per_minute is None

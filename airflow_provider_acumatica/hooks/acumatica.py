@@ -48,6 +48,7 @@ from airflow_provider_acumatica.odata_dac import (
     window_filter,
 )
 from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
+from airflow_provider_acumatica.pacing import Pacer, pacer_for
 from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, check_page_length, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
@@ -67,6 +68,7 @@ class CallStats:
     reauthentications: int = 0
     rate_limited: int = 0
     bytes_received: int = 0
+    licence_wait_seconds: float = 0.0
 
 
 class AcumaticaHook(BaseHook):
@@ -127,6 +129,18 @@ class AcumaticaHook(BaseHook):
     def retry_policy(self) -> RetryPolicy:
         return self._retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
 
+    @cached_property
+    def pacer(self) -> Pacer | None:
+        """Shared by every hook of this process for the same host and user, so they split one licence."""
+        settings = self.settings
+        return pacer_for(
+            settings.base_url,
+            settings.effective_tenant,
+            settings.login or settings.client_id,
+            settings.max_requests_per_minute,
+            settings.max_concurrent_requests,
+        )
+
     def get_conn(self) -> requests.Session:
         """The authenticated session, created on first use and reused for the life of the hook."""
         if self._terminated:
@@ -170,13 +184,14 @@ class AcumaticaHook(BaseHook):
         stats = self.auth.stats
         self.log.info(
             "Acumatica %s closed: %d calls, %d retries, %d re-authentications, %d rate-limited, %d bytes, "
-            "%d auth requests, sessions opened %d / closed %d.",
+            "%.1f s waiting for the licence, %d auth requests, sessions opened %d / closed %d.",
             self.acumatica_conn_id,
             self.call_stats.calls,
             self.call_stats.retries,
             self.call_stats.reauthentications,
             self.call_stats.rate_limited,
             self.call_stats.bytes_received,
+            self.call_stats.licence_wait_seconds,
             stats.auth_requests,
             stats.sessions_opened,
             stats.sessions_closed,
@@ -312,7 +327,7 @@ class AcumaticaHook(BaseHook):
     ) -> requests.Response:
         started = time.perf_counter()
         try:
-            response = session.request(method, url, **kwargs)
+            response = self._paced(session, method, url, kwargs)
         except requests.exceptions.SSLError:
             raise tls_error(self.settings.base_url) from None
         self.auth.after_response(session)
@@ -328,6 +343,14 @@ class AcumaticaHook(BaseHook):
                 attempt,
             )
         return response
+
+    def _paced(self, session: requests.Session, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        pacer = self.pacer
+        if pacer is None:
+            return session.request(method, url, **kwargs)
+        with pacer.slot() as waited:
+            self.call_stats.licence_wait_seconds += waited
+            return session.request(method, url, **kwargs)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self.call_stats.retries += 1

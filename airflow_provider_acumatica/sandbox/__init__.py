@@ -2,6 +2,7 @@
 
 from airflow_provider_acumatica.sandbox.config import OAuthClient, SandboxConfig, SandboxUser
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.licence import LicenceSettings
 from airflow_provider_acumatica.sandbox.server import SandboxServer
 
-__all__ = ["FaultSettings", "OAuthClient", "SandboxConfig", "SandboxServer", "SandboxUser"]
+__all__ = ["FaultSettings", "LicenceSettings", "OAuthClient", "SandboxConfig", "SandboxServer", "SandboxUser"]

@@ -8,6 +8,10 @@ line to stdout, which scripts can parse by taking the last word:
 for example `Acumatica sandbox listening on http://127.0.0.1:8085/AcumaticaDB`. It stops cleanly on
 SIGINT or SIGTERM and exits with status 0.
 
+The licence's request limits are off unless `--max-concurrent-requests N` or `--max-requests-per-minute N`
+is given (changeable later with `POST /_sandbox/licence`); `--licence-window-seconds`,
+`--licence-max-waiting` and `--licence-max-wait-seconds` shorten the documented 60 s, 20 and 600 s for tests.
+
 Every fault setting is also a flag (`--latency-ms 200 --rate-429 0.1 ...`); `--faults JSON` sets
 several at once and is applied first.
 """
@@ -27,6 +31,7 @@ from typing import Any
 
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.licence import LicenceSettings
 from airflow_provider_acumatica.sandbox.server import SandboxServer
 
 DEFAULT_PORT = 8085
@@ -67,6 +72,25 @@ def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, type=_PARSERS[kind], default=None, dest=spec.name, metavar=kind.upper())
 
 
+def _add_licence_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("licence request limits (changeable later with POST /_sandbox/licence)")
+    group.add_argument("--max-concurrent-requests", type=int, default=None, metavar="N", help="default: no limit")
+    group.add_argument("--max-requests-per-minute", type=int, default=None, metavar="N", help="default: no limit")
+    group.add_argument("--licence-window-seconds", type=float, default=60, metavar="SECONDS", help="default 60")
+    group.add_argument("--licence-max-waiting", type=int, default=20, metavar="N", help="queue size, default 20")
+    group.add_argument("--licence-max-wait-seconds", type=float, default=600, metavar="SECONDS", help="default 600")
+
+
+def licence_from(args: argparse.Namespace) -> LicenceSettings:
+    return LicenceSettings(
+        max_concurrent_requests=args.max_concurrent_requests,
+        max_requests_per_minute=args.max_requests_per_minute,
+        window_seconds=args.licence_window_seconds,
+        max_waiting=args.licence_max_waiting,
+        max_wait_seconds=args.licence_max_wait_seconds,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acumatica-sandbox", description="A local Acumatica REST API sandbox.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -90,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--allow-client-credentials", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request to stderr")
+    _add_licence_flags(parser)
     _add_fault_flags(parser)
     return parser
 
@@ -117,6 +142,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         max_users=args.max_users,
         allow_client_credentials=args.allow_client_credentials,
         faults=faults,
+        licence=licence_from(args),
     )
 
 

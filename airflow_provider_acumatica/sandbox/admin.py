@@ -6,7 +6,10 @@ No authentication, never faulted, never counted in the stats.
 * `GET /_sandbox/config`: the settings a client needs, including the sandbox's public credentials.
 * `POST /_sandbox/faults`: change fault settings, e.g. `{"rate_429": 0.2}`; 400 on unknown keys or bad values.
 * `POST /_sandbox/reset`: drop every session, token, counter and change stream; `{"faults": true}` also restores
-  the faults.
+  the faults and the licence limits.
+* `GET /_sandbox/licence`: the licence's request limits with their counters (also under `licence` in the stats).
+* `POST /_sandbox/licence`: change them, e.g. `{"max_requests_per_minute": 120, "max_concurrent_requests": 2}`;
+  null lifts a limit; 400 on unknown keys or bad values (see `licence`).
 * `POST /_sandbox/changes`: `{entity, inserts, updates, deletes, seed}`, edits the data as a user would.
 * `POST /_sandbox/change_stream`: `{entity, every, inserts, updates, deletes, seed}`, the same edits before every
   `every`-th list request to the entity, to disturb a pull in flight reproducibly; `every: 0` stops it.
@@ -44,6 +47,7 @@ from airflow_provider_acumatica.sandbox.data import DataStore
 from airflow_provider_acumatica.sandbox.deleted_records import DeletedRecordTracker
 from airflow_provider_acumatica.sandbox.deleted_records import parse_settings as parse_tracking
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.licence import Licence, LicenceSettings
 from airflow_provider_acumatica.sandbox.protocol import Request, Response
 
 CHANGE_COUNTS = ("inserts", "updates", "deletes")
@@ -55,10 +59,13 @@ class SandboxControl(Protocol):
     change_streams: ChangeStreams
     deleted_records: DeletedRecordTracker
     custom_fields: CustomFields
+    licence: Licence
 
     def snapshot(self) -> dict[str, Any]: ...
 
     def set_faults(self, changes: Mapping[str, Any]) -> FaultSettings: ...
+
+    def set_licence(self, changes: Mapping[str, Any]) -> LicenceSettings: ...
 
     def reset(self, faults: bool = False) -> None: ...
 
@@ -100,6 +107,7 @@ def config_view(config: SandboxConfig) -> dict[str, Any]:
         "session_timeout": config.session_timeout,
         "max_seats": config.max_seats,
         "max_users": config.max_users,
+        "licence": config.licence.as_dict(),
         "allow_client_credentials": config.allow_client_credentials,
         "tenants": list(config.tenants),
         "users": [asdict(user) for user in config.users],
@@ -126,6 +134,8 @@ class AdminRoutes:
             return Response.json(self._sandbox.deleted_records.settings())
         if action == "custom_fields":
             return Response.json(self._sandbox.custom_fields.all())
+        if action == "licence":
+            return Response.json(self._sandbox.licence.snapshot())
         return _no_route(request)
 
     def _state(self, entity: str) -> Response:
@@ -160,6 +170,8 @@ class AdminRoutes:
             return self._deleted_records(body)
         if action == "custom_fields":
             return self._custom_field(body)
+        if action == "licence":
+            return self._licence(body)
         return _no_route(request)
 
     def _custom_field(self, body: dict[str, Any]) -> Response:
@@ -180,6 +192,13 @@ class AdminRoutes:
         except (TypeError, ValueError) as exc:
             return bad_request(str(exc))
         return Response.json(settings.as_dict())
+
+    def _licence(self, body: dict[str, Any]) -> Response:
+        try:
+            self._sandbox.set_licence(body)
+        except (TypeError, ValueError) as exc:
+            return bad_request(str(exc))
+        return Response.json(self._sandbox.licence.snapshot())
 
     def _reset(self, body: dict[str, Any]) -> Response:
         faults = body.get("faults", False)

@@ -35,6 +35,7 @@ from airflow_provider_acumatica.sandbox.faults import (
 )
 from airflow_provider_acumatica.sandbox.identity import IdentityStore
 from airflow_provider_acumatica.sandbox.iis import iis_page
+from airflow_provider_acumatica.sandbox.licence import Licence, LicenceSettings
 from airflow_provider_acumatica.sandbox.oauth_routes import OAuthRoutes
 from airflow_provider_acumatica.sandbox.odata import ODataApi
 from airflow_provider_acumatica.sandbox.protocol import Request, Response, px_error
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Request, Mapping[str, str]], Response]
 BODY_METHODS = ("POST", "PUT", "PATCH")
 DATA_METHODS = ("GET", "DELETE", *BODY_METHODS)
+UNQUEUED_ROUTES = ("logout",)
 
 
 class Kind(Enum):
@@ -85,6 +87,7 @@ class SandboxApp:
         self.config = config
         self.stats = SandboxStats()
         self.injector = FaultInjector(config.faults)
+        self.licence = Licence(config.licence)
         self.identity = IdentityStore(
             self.stats, self.max_seats, config.session_timeout, config.token_ttl, lambda: config.max_users
         )
@@ -112,18 +115,25 @@ class SandboxApp:
         snapshot["max_seats"] = self.max_seats()
         snapshot["max_users"] = self.config.max_users
         snapshot["faults"] = self.injector.settings.as_dict()
+        snapshot["licence"] = self.licence.snapshot()
         return snapshot
 
     def set_faults(self, changes: Mapping[str, Any]) -> FaultSettings:
         return self.injector.update(changes)
 
+    def set_licence(self, changes: Mapping[str, Any]) -> LicenceSettings:
+        return self.licence.update(changes)
+
     def reset(self, faults: bool = False) -> None:
-        """Forget every session, token, counter and change stream; with `faults`, also restore the configured faults."""
+        """Forget every session, token, counter and change stream; with `faults`, also restore the configured faults
+        and licence limits."""
         self.identity.reset()
         self.stats.reset()
+        self.licence.reset()
         self.change_streams.clear()
         if faults:
             self.injector.replace(self.config.faults)
+            self.licence.replace(self.config.licence)
 
     def dispatch(self, request: Request) -> Response | None:
         path = self._local_path(request.path)
@@ -137,8 +147,22 @@ class SandboxApp:
         # IIS refuses a body-carrying request that has neither Content-Length nor chunked encoding.
         if request.method in BODY_METHODS and not _has_length(request):
             return self._count(route.name, iis_page(411))
-        response = self._run(route, lambda: _guarded(handler, request, params), request, params.get("tenant"))
-        return response if route.kind is Kind.ADMIN else self._count(route.name, response)
+
+        def call() -> Response | None:
+            return self._run(route, lambda: _guarded(handler, request, params), request, params.get("tenant"))
+
+        if route.kind is Kind.ADMIN:
+            return call()
+        return self._count(route.name, call() if route.name in UNQUEUED_ROUTES else self._licensed(call))
+
+    def _licensed(self, call: Callable[[], Response | None]) -> Response | None:
+        """Through the licence's queue and per-minute pacing; a declined request is not run."""
+        if not self.licence.enter():
+            return too_many_requests(None)
+        try:
+            return call()
+        finally:
+            self.licence.leave()
 
     def _run(self, route: Route, call: Callable[[], Response], request: Request, tenant: str | None) -> Response | None:
         faults = self.injector.settings

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
+from airflow_provider_acumatica.sandbox.licence import LicenceSettings
 
 CLIENT_ID_PATTERN = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}@(.+)$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -72,6 +73,7 @@ class SandboxConfig:
     clients: tuple[OAuthClient, ...] = (OAuthClient(),)
     redirect_uris: tuple[str, ...] = ()
     faults: FaultSettings = field(default_factory=FaultSettings)
+    licence: LicenceSettings = field(default_factory=LicenceSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "site_path", normalize_site_path(self.site_path))

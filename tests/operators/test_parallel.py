@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_acumatica import pacing
 from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaConfigError, AcumaticaError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 from airflow_provider_acumatica.operators.partitions import PageStream
 from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher
 from airflow_provider_acumatica.retry_policy import MalformedResponseError
-from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
+from airflow_provider_acumatica.sandbox import LicenceSettings, SandboxConfig, SandboxServer
 from tests.connections import use_connection
 
 RECORDS = 230
@@ -239,3 +240,26 @@ def test_the_caller_fetches_on_when_a_re_fetched_page_is_no_longer_the_last() ->
         (3, 29, 11),
     ]
     assert [thread for _, thread in requests] == ["acumatica-pages-0"] * 2 + [threading.main_thread().name] * 4
+
+
+def test_paced_parallel_sessions_stay_within_the_licence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four sessions share one pacer: the sandbox never queues a data request nor delays or declines one."""
+    monkeypatch.setattr(pacing, "WINDOW_SECONDS", 2.0)
+    licence = LicenceSettings(max_requests_per_minute=60, max_concurrent_requests=2, window_seconds=2)
+    config = SandboxConfig(records=RECORDS, changes_per_hour=0, max_seats=8, licence=licence)
+    with SandboxServer(config) as server:
+        use_connection(monkeypatch, server.base_url, "oauth2_password")
+        serial = extract(tmp_path, "serial.jsonl", page_size=10).execute({})
+        server.reset()
+        use_connection(
+            monkeypatch, server.base_url, "oauth2_password", max_requests_per_minute=20, max_concurrent_requests=2
+        )
+        started = time.monotonic()
+        paced = extract(tmp_path, "paced.jsonl", page_size=10, parallelism=4).execute({})
+        elapsed = time.monotonic() - started
+        stats = server.stats()
+    assert (tmp_path / "paced.jsonl").read_bytes() == (tmp_path / "serial.jsonl").read_bytes()
+    assert paced["records"] == serial["records"] == RECORDS
+    assert (stats["licence"]["declined"], stats["licence"]["delayed"]) == (0, 0)
+    data_requests = stats["routes"]["contract"]["200"]
+    assert elapsed >= 2.0 * ((data_requests - 1) // 20)
