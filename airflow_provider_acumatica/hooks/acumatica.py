@@ -22,7 +22,7 @@ from tenacity import RetryCallState
 from airflow_provider_acumatica import __version__
 from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
 from airflow_provider_acumatica.auth.base import tls_error
-from airflow_provider_acumatica.catalog import EntityInfo
+from airflow_provider_acumatica.catalog import EntityInfo, dac_of
 from airflow_provider_acumatica.catalog.discovery import CANNOT_OPTIMIZE, CustomFields, classify
 from airflow_provider_acumatica.connection_fields import UI_FIELD_BEHAVIOUR, form_widgets
 from airflow_provider_acumatica.errors import error_from_response
@@ -55,6 +55,7 @@ from airflow_provider_acumatica.retry_policy import MalformedResponseError, Retr
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
+NOTE_ID = "NoteID"
 ODATA_AUTH_TYPES = ("basic", "oauth2_password", "oauth2_client_credentials", "oauth2_authorization_code")
 audit_log = logging.getLogger("airflow_provider_acumatica.audit")
 
@@ -508,18 +509,37 @@ class AcumaticaHook(BaseHook):
         filter: str | None = None,
         page_size: int = 1000,
         endpoint_version: str | None = None,
+        via: str = "contract",
     ) -> Iterator[list[str]]:
         """Pages of the ids of every live record: the records with only one short field, for a reconcile.
 
-        Paged like `iter_pages` (overlapping pages joined at an id), so each record that exists for the
-        whole listing is in it exactly once however records come and go meanwhile. `key_field` defaults
-        to a short string field named like a key (`id_field`).
+        `via="contract"` pages like `iter_pages` (overlapping pages joined at an id), so each record that
+        exists for the whole listing is in it exactly once however records come and go meanwhile; `key_field`
+        defaults to a short string field named like a key (`id_field`). `via="dac"` reads the `NoteID` of the
+        entity's primary DAC over DAC-based OData, paged by key (`iter_dac_pages`): a fraction of the bytes,
+        since the contract API adds `_links` to every record, but it needs a bearer token or HTTP Basic and
+        lists every row of the DAC (the same as the entity's unless its screen shows a subset). `filter` is
+        in the dialect of the interface used.
         """
+        if via == "dac":
+            yield from self._dac_id_pages(dac_of(entity, self.settings.endpoint_name), filter, page_size)
+            return
+        if via != "contract":
+            raise AcumaticaConfigError(f"via must be 'contract' or 'dac', not {via!r}.")
         field = key_field or id_field(self.entity_schema(entity, endpoint_version))
         for page in self.iter_pages(
             entity, filter=filter, select=field, page_size=page_size, endpoint_version=endpoint_version
         ):
             yield [record["id"] for record in page]
+
+    def _dac_id_pages(self, dac: str, filter: str | None, page_size: int) -> Iterator[list[str]]:
+        if NOTE_ID not in self.dac_type(dac).edm_types:
+            raise AcumaticaConfigError(
+                f"The DAC {dac} has no {NOTE_ID} property, so its rows do not carry the contract records' ids. "
+                "List the ids over the contract API (via='contract')."
+            )
+        for rows in self.iter_dac_pages(dac, filter=filter, select=NOTE_ID, page_size=page_size):
+            yield [row[NOTE_ID] for row in rows]
 
     def iter_ids(
         self,
@@ -529,10 +549,16 @@ class AcumaticaHook(BaseHook):
         filter: str | None = None,
         page_size: int = 1000,
         endpoint_version: str | None = None,
+        via: str = "contract",
     ) -> Iterator[str]:
         """The id (NoteID) of every live record of an entity; see `iter_id_pages`."""
         for page in self.iter_id_pages(
-            entity, key_field=key_field, filter=filter, page_size=page_size, endpoint_version=endpoint_version
+            entity,
+            key_field=key_field,
+            filter=filter,
+            page_size=page_size,
+            endpoint_version=endpoint_version,
+            via=via,
         ):
             yield from page
 

@@ -82,6 +82,8 @@ def test_ratios_are_against_the_baseline_of_the_same_run(report: dict[str, Any])
 
 def test_the_reconcile_listing_reads_every_record_for_a_fraction_of_the_bytes(report: dict[str, Any]) -> None:
     reconcile = report["reconcile"]
-    assert reconcile["ids"]["records"] == reconcile["full"]["records"] == reconcile["full_expanded"]["records"] == 1000
+    listings = ("ids", "ids_dac", "full", "full_expanded")
+    assert [reconcile[name]["records"] for name in listings] == [1000] * 4
     assert reconcile["ids_vs_full"] == report["targets"]["iter_ids_bytes_vs_full"]
-    assert 0 < reconcile["ids_vs_full"] < 0.5
+    assert reconcile["ids_dac_vs_full"] == report["targets"]["dac_iter_ids_bytes_vs_full"]
+    assert 0 < reconcile["ids_dac_vs_full"] < reconcile["ids_vs_full"] < 0.5
