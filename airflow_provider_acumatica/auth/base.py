@@ -8,6 +8,7 @@ release the API seats it took.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ LOGIN_LIMIT_TEXT = "API Login Limit"
 _TRANSIENT_STATUS = frozenset({502, 503, 504})
 _TRANSIENT_ATTEMPTS = 3
 _TRANSIENT_WAIT = 1.0
+REQUEST_LIMIT_TEXT = "ApiRequestLimitExceededException"
+_DECLINED_ATTEMPTS = 5
+_DECLINED_WAIT = 2.0
 
 
 @dataclass
@@ -112,7 +116,7 @@ class AcumaticaAuth(AuthBase):
         because Acumatica locks accounts after repeated failed sign-ins.
         """
         limit_retries = self.login_limit_retries
-        attempt = 0
+        attempt = declines = 0
         while True:
             attempt += 1
             self.stats.auth_requests += 1
@@ -130,6 +134,12 @@ class AcumaticaAuth(AuthBase):
                 continue
             if response.status_code in _TRANSIENT_STATUS and attempt < _TRANSIENT_ATTEMPTS:
                 time.sleep(_TRANSIENT_WAIT * attempt)
+                continue
+            if is_request_declined(response) and declines < _DECLINED_ATTEMPTS:
+                declines += 1
+                wait = _DECLINED_WAIT * declines * random.uniform(0.5, 1.0)
+                log.warning("Acumatica declined the sign-in under the licence's request limit; retrying in %.1f s.", wait)
+                time.sleep(wait)
                 continue
             if is_login_limit(response) and limit_retries > 0:
                 limit_retries -= 1
@@ -174,6 +184,11 @@ class AcumaticaAuth(AuthBase):
             "Acumatica sign-out answered HTTP %s; the seat frees at the server's idle timeout.",
             response.status_code,
         )
+
+
+def is_request_declined(response: requests.Response) -> bool:
+    """A 429 of the licence's request limit (a full queue), not of its seats: it clears within a minute."""
+    return response.status_code == 429 and REQUEST_LIMIT_TEXT.lower() in _body_text(response).lower()
 
 
 def is_login_limit(response: requests.Response) -> bool:

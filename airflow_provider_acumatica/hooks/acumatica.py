@@ -738,11 +738,23 @@ class AcumaticaHook(BaseHook):
         try:
             with self:
                 endpoints = self.list_endpoints()
-                return self._describe_endpoint(endpoints)
+                ok, message = self._describe_endpoint(endpoints)
+                if ok:
+                    self._prove_credentials()
+                return ok, message
         except AcumaticaError as err:
             return False, self._scrub(str(err))
         except Exception as err:
             return False, self._scrub(f"{type(err).__name__}: {err}")
+
+    def _prove_credentials(self) -> None:
+        """`GET /entity` answers without authentication, so API keys and Basic credentials are proven only
+        by a call that needs them; a 403 or 404 there still means the credentials were accepted."""
+        try:
+            self.request("GET", self.entity_url(CREDENTIALS_PROBE_ENTITY), params={"$top": "1"})
+        except AcumaticaApiError as err:
+            if err.http_status not in {403, 404}:
+                raise
 
     def _describe_endpoint(self, endpoints: list[dict[str, Any]]) -> tuple[bool, str]:
         wanted = (self.settings.endpoint_name, self.settings.endpoint_version)
@@ -768,6 +780,9 @@ class AcumaticaHook(BaseHook):
     def stats(self) -> dict[str, Any]:
         """Counters of this hook's calls and sessions (no secrets), e.g. for a task's manifest."""
         return {**asdict(self.call_stats), **asdict(self.auth.stats)}
+
+
+CREDENTIALS_PROBE_ENTITY = "Currency"
 
 
 def id_field(schema: EntitySchema) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_acumatica import pacing
+from airflow_provider_acumatica.auth import base as auth_base
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.retry_policy import RetryPolicy
 from airflow_provider_acumatica.sandbox import FaultSettings, LicenceSettings, SandboxServer
@@ -79,4 +81,38 @@ def test_declined_requests_are_retried_and_the_records_exact(
     assert all(ids(records) == ids(ground_truth(sandbox, "Customer")) for records in results)
     assert sandbox.stats()["licence"]["declined"] > 0
     assert sum(hook.call_stats.retries for hook in hooks) == sandbox.stats()["licence"]["declined"]
+    assert sandbox.stats()["seats_in_use"] == 0
+
+
+def test_a_sign_in_declined_under_the_request_limit_is_retried_not_taken_for_a_full_licence(
+    monkeypatch: pytest.MonkeyPatch, make_sandbox: Callable[..., SandboxServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=auth_base.__name__)
+    monkeypatch.setattr(auth_base, "_DECLINED_WAIT", 0.2)
+    monkeypatch.setattr(auth_base, "_DECLINED_ATTEMPTS", 30)
+    sandbox = make_sandbox(
+        records=20,
+        max_seats=10,
+        faults=FaultSettings(latency_ms=100),
+        licence=LicenceSettings(max_concurrent_requests=1, max_waiting=0),
+    )
+    conn_id = use_connection(monkeypatch, sandbox.base_url, "oauth2_password")
+    hooks = [AcumaticaHook(conn_id, retry_policy=PATIENT) for _ in range(3)]
+    results: list[list[dict[str, Any]]] = [[] for _ in hooks]
+
+    def sign_in_and_pull(index: int) -> None:
+        with hooks[index] as hook:
+            results[index] = list(hook.iter_records("Customer", page_size=20))
+
+    threads = [threading.Thread(target=sign_in_and_pull, args=(index,)) for index in range(len(hooks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(ids(records) == ids(ground_truth(sandbox, "Customer")) for records in results)
+    assert sandbox.stats()["licence"]["declined"] > 0
+    assert sum(hook.auth.stats.auth_requests for hook in hooks) > len(hooks)
+    warnings = [record.getMessage() for record in caplog.records if record.name == auth_base.__name__]
+    assert any("declined the sign-in" in message for message in warnings)
+    assert not any("API Login Limit" in message for message in warnings)
     assert sandbox.stats()["seats_in_use"] == 0

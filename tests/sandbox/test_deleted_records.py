@@ -96,11 +96,17 @@ def test_a_line_removed_from_its_order_is_a_deleted_soline(server: SandboxServer
     assert deleted(server, "SOOrder") == []
 
 
-def test_updates_and_inserts_record_nothing(server: SandboxServer) -> None:
+def line_ids(server: SandboxServer) -> set[str]:
+    return {line["id"] for order in server.store.iter_records("SalesOrder", expand=("Details",)) for line in order["Details"]}
+
+
+def test_updates_and_inserts_delete_no_record_only_lines_an_update_removed(server: SandboxServer) -> None:
+    before = line_ids(server)
     for entity in ("SalesOrder", "Customer"):
         answer = admin(server, "changes", {"entity": entity, "inserts": 3, "updates": 10, "seed": 6})
         assert answer.status_code == 200
-    assert deleted(server, "SOOrder") == deleted(server, "SOLine") == deleted(server, "Customer") == []
+    assert deleted(server, "SOOrder") == deleted(server, "Customer") == []
+    assert {row["RefNoteID"] for row in deleted(server, "SOLine")} == before - line_ids(server)
 
 
 def test_query_options_on_deleted_records(server: SandboxServer) -> None:
