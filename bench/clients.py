@@ -5,6 +5,9 @@
 prints one JSON line about the extraction alone: records, wall and CPU seconds, peak resident
 memory. Imports and set-up happen before the clock starts, for every client alike; peak memory is
 the process's high-water mark, so it includes what the imports took (reported as `rss_start_kb`).
+For the provider the line adds what its hooks counted: calls, retries, 429s, seconds waiting for the
+licence; a failed extraction still prints those, with `"failed": true`, before its traceback.
+`BENCH_CONNECTION_EXTRA` (a JSON object) adds connection extras, such as the pacing fields.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from urllib.parse import parse_qs, urlsplit
 ENTITY_PATH = "entity/Default/24.200.001/SalesOrder"
 USER, PASSWORD, TENANT = "admin", "123", "Company"
 CLIENT_ID, CLIENT_SECRET = "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0@Company", "sandbox-secret"
+# Connection extras the benchmark adds for the provider (e.g. the licence pacing fields), as a JSON object.
+EXTRA = "BENCH_CONNECTION_EXTRA"
+# The pacer's window in seconds instead of the licence's minute, for a benchmark run on a shortened window.
+PACING_WINDOW = "BENCH_PACING_WINDOW_SECONDS"
 
 Extraction = Callable[[], int]
+# The provider's hooks of this run, for `hook_totals`.
+HOOKS: list[Any] = []
 
 
 def baseline(url: str, output: str, page_size: int, parallelism: int) -> Extraction:
@@ -64,12 +73,29 @@ def provider(output_format: str) -> Callable[[str, str, int, int], Extraction]:
             "host": url,
             "login": USER,
             "password": PASSWORD,
-            "extra": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            "extra": {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                **json.loads(os.environ.get(EXTRA, "{}")),
+            },
         }
         os.environ["AIRFLOW_CONN_ACUMATICA_DEFAULT"] = json.dumps(connection)
+        from airflow_provider_acumatica import pacing
+        from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
         from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 
-        operator = AcumaticaExtractOperator(
+        if PACING_WINDOW in os.environ:
+            pacing.WINDOW_SECONDS = float(os.environ[PACING_WINDOW])
+
+        class CountingExtract(AcumaticaExtractOperator):
+            """Keeps its hooks, so the run can report what their call statistics say (429s, licence waits)."""
+
+            def new_hook(self) -> AcumaticaHook:
+                hook = super().new_hook()
+                HOOKS.append(hook)
+                return hook
+
+        operator = CountingExtract(
             task_id="bench",
             entity="SalesOrder",
             output_path=output,
@@ -147,6 +173,19 @@ def measure(extraction: Extraction) -> dict[str, Any]:
     }
 
 
+def hook_totals() -> dict[str, Any]:
+    """What the provider's hooks counted: 429s answered (each retried, or the run failed), retries, licence waits."""
+    if not HOOKS:
+        return {}
+    stats = [hook.call_stats for hook in HOOKS]
+    return {
+        "hook_calls": sum(each.calls for each in stats),
+        "hook_retries": sum(each.retries for each in stats),
+        "hook_rate_limited": sum(each.rate_limited for each in stats),
+        "licence_wait_seconds": round(sum(each.licence_wait_seconds for each in stats), 3),
+    }
+
+
 def _current_rss_kb() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -161,7 +200,12 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args()
     extraction = CLIENTS[args.client](args.url, args.output, args.page_size, args.parallelism)
-    print(json.dumps(measure(extraction)), flush=True)
+    try:
+        result = measure(extraction)
+    except Exception:
+        print(json.dumps({"failed": True, **hook_totals()}), flush=True)
+        raise
+    print(json.dumps({**result, **hook_totals()}), flush=True)
 
 
 if __name__ == "__main__":

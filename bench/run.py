@@ -12,7 +12,8 @@ Ratios are against the baseline of the same run. Then the parallel section: the 
 and k on the same records, whose outputs must be byte-identical. Then the reconcile section: the
 bytes per record of `AcumaticaHook.iter_ids` (what a reconcile of deletions reads) against a full
 pull of the same Customer records; `--reconcile-only` runs just that section and writes
-`reconcile.json`.
+`reconcile.json`. `--licence-only` runs the licence benchmark instead (`bench/licence.py` at its
+full size, `licence.json`; run that file directly for other sizes).
 
 Writes `benchmark.json`, `benchmark.md` (the table) and `benchmark.png` (the plot) under `--out`.
 Exits non-zero if any output differs between clients, or a provider extraction signs in more
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +68,9 @@ RECONCILE_ENTITY, RECONCILE_KEY, RECONCILE_EXPAND, ID_BYTES_TARGET = "Customer",
 class Sandbox:
     """The sandbox CLI in a subprocess, with its counters and its CPU time."""
 
-    def __init__(self, records: int, *, latency_ms: int = 0, entity: str = "SalesOrder") -> None:
+    def __init__(
+        self, records: int, *, latency_ms: int = 0, entity: str = "SalesOrder", flags: Sequence[str] = ()
+    ) -> None:
         command = [
             sys.executable,
             "-c",
@@ -84,6 +87,7 @@ class Sandbox:
             str(MAX_SEATS),
             "--latency-ms",
             str(latency_ms),
+            *flags,
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
@@ -121,8 +125,10 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(records: int, *, latency_ms: int = 0, entity: str = "SalesOrder") -> Iterator[Sandbox]:
-    server = Sandbox(records, latency_ms=latency_ms, entity=entity)
+def sandbox(
+    records: int, *, latency_ms: int = 0, entity: str = "SalesOrder", flags: Sequence[str] = ()
+) -> Iterator[Sandbox]:
+    server = Sandbox(records, latency_ms=latency_ms, entity=entity, flags=flags)
     try:
         server.warm_up()
         yield server
@@ -131,14 +137,22 @@ def sandbox(records: int, *, latency_ms: int = 0, entity: str = "SalesOrder") ->
 
 
 def run_client(
-    server: Sandbox, client: str, work: Path, *, page_size: int, parallelism: int = 1, keep: bool = False
+    server: Sandbox,
+    client: str,
+    work: Path,
+    *,
+    page_size: int,
+    parallelism: int = 1,
+    keep: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     output = work / f"{client}-k{parallelism}-p{page_size}{SUFFIX.get(client, '.jsonl')}"
     server.reset()
     server_cpu = server.cpu_seconds()
     command = [sys.executable, str(BENCH / "clients.py"), client, server.url, str(output)]
     command += ["--page-size", str(page_size), "--parallelism", str(parallelism)]
-    completed = subprocess.run(command, capture_output=True, text=True, env=_client_environment(work), check=False)
+    environment = {**_client_environment(work), **(env or {})}
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"{client} failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
     result: dict[str, Any] = {"client": client, "page_size": page_size, "parallelism": parallelism}
@@ -462,6 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallel-page-sizes", type=int, nargs="+", default=[1000, 250])
     parser.add_argument("--reconcile-records", type=int, default=20_000, help="0 skips the reconcile section")
     parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
+    parser.add_argument("--licence-only", action="store_true", help="run only bench/licence.py, at its full size")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     args = parser.parse_args(argv)
@@ -469,6 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the baseline is what the ratios are computed against; keep it in --clients")
     if args.reconcile_only:
         return reconcile_only(args.reconcile_records or 20_000, args.page_size, args.out)
+    if args.licence_only:
+        import licence
+
+        return licence.main(["--out", str(args.out)])
     scratch = args.out / "tmp"  # git-ignored under bench/results
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=scratch))
