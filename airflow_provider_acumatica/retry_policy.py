@@ -1,11 +1,13 @@
 """Bounded retries of transient failures: 429, 502-504, dropped connections, garbled bodies.
 
 Every loop is bounded in attempts and in total time, honours `Retry-After` (capped) and otherwise
-backs off exponentially with full jitter, so parallel workers do not retry in lockstep.
+backs off exponentially with full jitter, so parallel workers do not retry in lockstep; a 429 without
+`Retry-After` waits at least a floor that grows with each attempt, long enough for the licence's queue to drain.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ from tenacity import (
 
 from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaRateLimitError
 
+LICENCE_BACKOFF_STEP = 5.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -51,8 +54,16 @@ class RetryPolicy:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             return float(min(retry_after, self.retry_after_cap))
-        backoff = wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_cap)
-        return float(backoff(state))
+        backoff = float(wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_cap)(state))
+        if isinstance(error, AcumaticaRateLimitError):
+            return max(backoff, self._licence_floor(state.attempt_number))
+        return backoff
+
+    def _licence_floor(self, attempt: int) -> float:
+        """A 429 without Retry-After is the licence's queue overflowing; it drains over seconds, not the
+        sub-second first steps of the exponential backoff, so such retries wait a growing, jittered floor."""
+        floor = self.backoff_base * LICENCE_BACKOFF_STEP * attempt * random.uniform(0.5, 1.0)
+        return min(floor, self.backoff_cap)
 
 
 def is_transient(error: BaseException, *, idempotent: bool) -> bool:

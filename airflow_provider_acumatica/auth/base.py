@@ -20,6 +20,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaAuthError,
     AcumaticaConfigError,
     AcumaticaLoginLimitError,
+    AcumaticaRateLimitError,
 )
 from airflow_provider_acumatica.masking import mask
 from airflow_provider_acumatica.settings import AcumaticaSettings
@@ -31,7 +32,7 @@ _TRANSIENT_STATUS = frozenset({502, 503, 504})
 _TRANSIENT_ATTEMPTS = 3
 _TRANSIENT_WAIT = 1.0
 REQUEST_LIMIT_TEXT = "ApiRequestLimitExceededException"
-_DECLINED_ATTEMPTS = 5
+_DECLINED_ATTEMPTS = 6
 _DECLINED_WAIT = 2.0
 
 
@@ -135,10 +136,14 @@ class AcumaticaAuth(AuthBase):
             if response.status_code in _TRANSIENT_STATUS and attempt < _TRANSIENT_ATTEMPTS:
                 time.sleep(_TRANSIENT_WAIT * attempt)
                 continue
-            if is_request_declined(response) and declines < _DECLINED_ATTEMPTS:
+            if is_request_declined(response):
+                if declines >= _DECLINED_ATTEMPTS:
+                    raise request_declined_error(declines)
                 declines += 1
                 wait = _DECLINED_WAIT * declines * random.uniform(0.5, 1.0)
-                log.warning("Acumatica declined the sign-in under the licence's request limit; retrying in %.1f s.", wait)
+                log.warning(
+                    "Acumatica declined the sign-in under the licence's request limit; retrying in %.1f s.", wait
+                )
                 time.sleep(wait)
                 continue
             if is_login_limit(response) and limit_retries > 0:
@@ -191,7 +196,17 @@ def is_request_declined(response: requests.Response) -> bool:
     return response.status_code == 429 and REQUEST_LIMIT_TEXT.lower() in _body_text(response).lower()
 
 
+def request_declined_error(declines: int) -> AcumaticaRateLimitError:
+    return AcumaticaRateLimitError(
+        f"Acumatica declined the sign-in {declines + 1} times under the licence's request limit (429, "
+        "ApiRequestLimitExceededException): more requests are waiting than the licence queues. Set "
+        "max_requests_per_minute and max_concurrent_requests on the connection, or lower the tasks' parallelism."
+    )
+
+
 def is_login_limit(response: requests.Response) -> bool:
+    if is_request_declined(response):
+        return False
     return response.status_code == 429 or LOGIN_LIMIT_TEXT.lower() in _body_text(response).lower()
 
 

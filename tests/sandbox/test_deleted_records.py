@@ -97,7 +97,11 @@ def test_a_line_removed_from_its_order_is_a_deleted_soline(server: SandboxServer
 
 
 def line_ids(server: SandboxServer) -> set[str]:
-    return {line["id"] for order in server.store.iter_records("SalesOrder", expand=("Details",)) for line in order["Details"]}
+    return {
+        line["id"]
+        for order in server.store.iter_records("SalesOrder", expand=("Details",))
+        for line in order["Details"]
+    }
 
 
 def test_updates_and_inserts_delete_no_record_only_lines_an_update_removed(server: SandboxServer) -> None:
