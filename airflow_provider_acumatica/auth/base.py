@@ -32,8 +32,9 @@ _TRANSIENT_STATUS = frozenset({502, 503, 504})
 _TRANSIENT_ATTEMPTS = 3
 _TRANSIENT_WAIT = 1.0
 REQUEST_LIMIT_TEXT = "ApiRequestLimitExceededException"
-_DECLINED_ATTEMPTS = 6
-_DECLINED_WAIT = 2.0
+_DECLINED_ATTEMPTS = 8
+_DECLINED_WAIT = 5.0
+_DECLINED_WAIT_CAP = 30.0
 
 
 @dataclass
@@ -140,7 +141,7 @@ class AcumaticaAuth(AuthBase):
                 if declines >= _DECLINED_ATTEMPTS:
                     raise request_declined_error(declines)
                 declines += 1
-                wait = _DECLINED_WAIT * declines * random.uniform(0.5, 1.0)
+                wait = min(_DECLINED_WAIT * declines, _DECLINED_WAIT_CAP) * random.uniform(0.5, 1.0)
                 log.warning(
                     "Acumatica declined the sign-in under the licence's request limit; retrying in %.1f s.", wait
                 )
