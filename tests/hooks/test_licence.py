@@ -87,31 +87,31 @@ def test_declined_requests_are_retried_and_the_records_exact(
 def test_a_sign_in_declined_under_the_request_limit_is_retried_not_taken_for_a_full_licence(
     monkeypatch: pytest.MonkeyPatch, make_sandbox: Callable[..., SandboxServer], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """One hook keeps the licence's only request slot busy, so the other's sign-in finds no room in a queue of 0."""
     caplog.set_level(logging.WARNING, logger=auth_base.__name__)
     monkeypatch.setattr(auth_base, "_DECLINED_WAIT", 0.2)
     monkeypatch.setattr(auth_base, "_DECLINED_ATTEMPTS", 30)
     sandbox = make_sandbox(
-        records=20,
+        records=40,
         max_seats=10,
-        faults=FaultSettings(latency_ms=100),
+        faults=FaultSettings(latency_ms=150),
         licence=LicenceSettings(max_concurrent_requests=1, max_waiting=0),
     )
     conn_id = use_connection(monkeypatch, sandbox.base_url, "oauth2_password")
-    hooks = [AcumaticaHook(conn_id, retry_policy=PATIENT) for _ in range(3)]
-    results: list[list[dict[str, Any]]] = [[] for _ in hooks]
-
-    def sign_in_and_pull(index: int) -> None:
-        with hooks[index] as hook:
-            results[index] = list(hook.iter_records("Customer", page_size=20))
-
-    threads = [threading.Thread(target=sign_in_and_pull, args=(index,)) for index in range(len(hooks))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(ids(records) == ids(ground_truth(sandbox, "Customer")) for records in results)
+    busy, late = AcumaticaHook(conn_id, retry_policy=PATIENT), AcumaticaHook(conn_id, retry_policy=PATIENT)
+    busy.get_conn()
+    pulled: list[dict[str, Any]] = []
+    holder = threading.Thread(target=lambda: pulled.extend(busy.iter_records("Customer", page_size=4)))
+    holder.start()
+    time.sleep(0.05)
+    with late:
+        late_records = list(late.iter_records("Customer", page_size=20))
+    holder.join()
+    busy.close()
+    truth = ids(ground_truth(sandbox, "Customer"))
+    assert ids(pulled) == ids(late_records) == truth
+    assert late.auth.stats.auth_requests > 1
     assert sandbox.stats()["licence"]["declined"] > 0
-    assert sum(hook.auth.stats.auth_requests for hook in hooks) > len(hooks)
     warnings = [record.getMessage() for record in caplog.records if record.name == auth_base.__name__]
     assert any("declined the sign-in" in message for message in warnings)
     assert not any("API Login Limit" in message for message in warnings)
