@@ -22,6 +22,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -97,7 +98,8 @@ class AcumaticaActionTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        async with self._client() as client:
+        self.log.info("Waiting for %s/%s at %s.", self.entity, self.action, urlsplit(self.location).path)
+        async with await self._client() as client:
             try:
                 event = await self._wait(client)
             except asyncio.CancelledError:
@@ -105,14 +107,19 @@ class AcumaticaActionTrigger(BaseTrigger):
                     await self._sign_out(client)
                 raise
             await self._sign_out(client)
+        self.log.info("%s/%s: %s; the session is signed out.", self.entity, self.action, event["status"])
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
         """A user failed, cleared or finished the deferred task: the action's seat is not needed any more."""
-        async with self._client() as client:
+        async with await self._client() as client:
             await self._sign_out(client)
 
-    def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx.AsyncClient:
+        """Built in a thread: loading the CA bundle would block the triggerer's event loop for a moment."""
+        return await asyncio.to_thread(self._new_client)
+
+    def _new_client(self) -> httpx.AsyncClient:
         verify = ssl.create_default_context(cafile=self.verify) if isinstance(self.verify, str) else self.verify
         return httpx.AsyncClient(
             headers={"Accept": "application/json", **self.headers},
