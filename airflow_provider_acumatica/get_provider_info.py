@@ -41,6 +41,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "triggers": [
+            {
+                "integration-name": "Acumatica",
+                "python-modules": ["airflow_provider_acumatica.triggers.action"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "acumatica",

@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.output.formats import PYARROW_MISSING
+from airflow_provider_acumatica.output.paths import build_output_path
 from airflow_provider_acumatica.output.schema import LAST_MODIFIED_FIELDS, EntitySchema, FieldType, SchemaField
 
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -49,6 +50,19 @@ def input_format(path: ObjectStoragePath, explicit: str | None) -> str:
             "or pass input_format."
         )
     return found
+
+
+def storage_path(path: Any, conn_id: str | None, name: str) -> ObjectStoragePath:
+    """An input or results file (local path or URI), its filesystem resolved now so a bad scheme fails early."""
+    if isinstance(path, str) and not path.strip():
+        raise AcumaticaConfigError(f"{name} is empty: give a local path or a URI such as s3://bucket/key.jsonl.")
+    return build_output_path(path, conn_id)
+
+
+def results_beside(source: ObjectStoragePath) -> ObjectStoragePath:
+    """The default results file: `<input stem>.results.jsonl` next to the input."""
+    stem = source.name.rsplit(".", 1)[0]
+    return source.parent / f"{stem}.results.jsonl"
 
 
 def read_records(path: ObjectStoragePath, fmt: str) -> Iterator[Record]:

@@ -63,7 +63,7 @@ def test_listed_modules_import() -> None:
     import importlib
 
     info = get_provider_info()
-    for section in ("hooks", "operators"):
+    for section in ("hooks", "operators", "triggers"):
         for entry in info[section]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)

@@ -98,6 +98,13 @@ class AcumaticaAuth(AuthBase):
     def logout(self, session: requests.Session) -> None:
         """Release the API seat held by our server session, if any."""
 
+    def session_headers(self) -> dict[str, str]:
+        """Headers besides the cookies that another client needs to act in this session (an OAuth bearer token).
+
+        Empty for cookie and Basic sessions: their cookies carry the session, and a Basic header would hand the
+        password itself over."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """Non-secret facts about the credentials in hand, for status checks."""
         return {"token_expires_in_seconds": None, "scopes": None}

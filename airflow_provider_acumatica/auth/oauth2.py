@@ -90,6 +90,9 @@ class OAuth2Auth(AcumaticaAuth):
         elif self.token.needs_renewal(self._lifetime):
             self._renew(session)
 
+    def session_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.access_token}"} if self.token is not None else {}
+
     def describe(self) -> dict[str, Any]:
         if self.token is None:
             return super().describe()

@@ -34,7 +34,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaError,
 )
 from airflow_provider_acumatica.incremental import combine_filters
-from airflow_provider_acumatica.masking import scrub
+from airflow_provider_acumatica.masking import mask, scrub
 from airflow_provider_acumatica.odata_dac import (
     DELETED_FUNCTION,
     DELETED_KEYS,
@@ -197,6 +197,26 @@ class AcumaticaHook(BaseHook):
             stats.sessions_opened,
             stats.sessions_closed,
         )
+
+    def hand_over_session(self) -> dict[str, str]:
+        """The headers that carry this session (its cookies, an OAuth bearer token), for a trigger that keeps
+        using it in another process; the hook then lets go of the session WITHOUT signing it out, so the
+        receiver owns the seat and must sign it out. The next call through this hook signs in anew."""
+        session = self._session
+        if session is None:
+            raise AcumaticaError("The Acumatica hook has no session to hand over: make a call first.")
+        headers = dict(self.auth.session_headers())
+        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies if cookie.value)
+        if cookies:
+            headers["Cookie"] = cookies
+        if not headers:
+            raise AcumaticaError("The Acumatica session holds no cookie or token to hand over.")
+        for value in headers.values():
+            mask(value)
+        self._session = None
+        session.close()
+        self.__dict__.pop("auth", None)
+        return headers
 
     def _terminated_error(self) -> AcumaticaError:
         return AcumaticaError(

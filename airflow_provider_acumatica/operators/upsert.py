@@ -26,7 +26,7 @@ from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaCo
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.operators.partitions import check_parallelism
 from airflow_provider_acumatica.operators.to_file import check_name, close_all, sigterm_signs_out
-from airflow_provider_acumatica.output import EntitySchema, build_output_path
+from airflow_provider_acumatica.output import EntitySchema
 from airflow_provider_acumatica.output.paths import redact_uri
 from airflow_provider_acumatica.output.schema import LAST_MODIFIED_FIELDS, FieldType
 from airflow_provider_acumatica.writeback import (
@@ -37,6 +37,8 @@ from airflow_provider_acumatica.writeback import (
     missing_key,
     read_records,
     record_key,
+    results_beside,
+    storage_path,
     to_wire,
     unsafe_lines,
 )
@@ -112,11 +114,17 @@ class AcumaticaUpsertOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         check_mode(self.mode)
-        source = _path(self.input_path, self.input_conn_id, "input_path")
+        source = storage_path(self.input_path, self.input_conn_id, "input_path")
         fmt = input_format(source, self.input_format)
-        target = _path(self.results_path or _results_beside(source), self.input_conn_id, "results_path")
+        target = storage_path(self.results_path or results_beside(source), self.input_conn_id, "results_path")
         self._hooks = [AcumaticaHook(self.acumatica_conn_id) for _ in range(self.parallelism)]
-        tally = Tally(self.entity, self.mode, redact_uri(source), redact_uri(target))
+        base = {
+            "entity": self.entity,
+            "mode": self.mode,
+            "input_path": redact_uri(source),
+            "results_path": redact_uri(target),
+        }
+        tally = Tally(base)
         try:
             with sigterm_signs_out(self.on_kill), target.fs.open(target.path, "wb") as results:
                 self._write_all(read_records(source, fmt), results, tally)
@@ -250,12 +258,13 @@ class RecordWriter:
 class Tally:
     """Counts the outcomes and streams each result line; the manifest holds counts, never record data."""
 
-    def __init__(self, entity: str, mode: str, source: str, target: str) -> None:
-        self.counts = dict.fromkeys(OUTCOMES, 0)
+    def __init__(self, base: dict[str, Any], outcomes: Sequence[str] = OUTCOMES, *, reads_back: bool = True) -> None:
+        self.counts = dict.fromkeys(outcomes, 0)
         self.mismatched = 0
+        self.reads_back = reads_back
         self.started = datetime.now(UTC)
         self.clock = time.monotonic()
-        self.base = {"entity": entity, "mode": mode, "input_path": source, "results_path": target}
+        self.base = base
 
     def add(self, result: dict[str, Any], results: IO[bytes]) -> None:
         self.counts[result["outcome"]] += 1
@@ -269,7 +278,9 @@ class Tally:
     def summary(self) -> str:
         elapsed = max(time.monotonic() - self.clock, 1e-9)
         counts = ", ".join(f"{count} {name}" for name, count in self.counts.items())
-        return f"{self.records} records ({counts}; {self.mismatched} differ when read back) in {elapsed:.1f} s"
+        if self.reads_back:
+            counts += f"; {self.mismatched} differ when read back"
+        return f"{self.records} records ({counts}) in {elapsed:.1f} s"
 
     def manifest(self) -> dict[str, Any]:
         finished = datetime.now(UTC)
@@ -277,7 +288,7 @@ class Tally:
             **self.base,
             "records": self.records,
             **self.counts,
-            "mismatched": self.mismatched,
+            **({"mismatched": self.mismatched} if self.reads_back else {}),
             "started": self.started.isoformat(),
             "finished": finished.isoformat(),
             "duration_seconds": round((finished - self.started).total_seconds(), 3),
@@ -310,17 +321,6 @@ def check_max_rejects(value: Any) -> int | float:
     raise AcumaticaConfigError(
         f"max_rejects={value!r}: give a whole number of records (e.g. 10) or a share from 0 to below 1 (e.g. 0.05)."
     )
-
-
-def _path(path: Any, conn_id: str | None, name: str) -> ObjectStoragePath:
-    if isinstance(path, str) and not path.strip():
-        raise AcumaticaConfigError(f"{name} is empty: give a local path or a URI such as s3://bucket/key.jsonl.")
-    return build_output_path(path, conn_id)
-
-
-def _results_beside(source: ObjectStoragePath) -> ObjectStoragePath:
-    stem = source.name.rsplit(".", 1)[0]
-    return source.parent / f"{stem}.results.jsonl"
 
 
 def _moment(wrapped: Any) -> datetime | None:

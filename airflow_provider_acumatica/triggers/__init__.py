@@ -1,0 +1,1 @@
+"""Triggers that wait in the triggerer, so a deferred task holds no worker slot."""
