@@ -108,7 +108,7 @@ def deployment(
             refresh_token=consented_token,
         )
         airflow.cli("connections", "add", AUTH_CODE_CONN, "--conn-json", chain_conn)
-        airflow.cli("pools", "set", POOL, str(POOL_SLOTS), "Acumatica API seats of the license")
+        airflow.cli("pools", "set", POOL, str(POOL_SLOTS), "Acumatica API seats of the license", "--include-deferred")
         airflow.start()
         yield airflow
     finally:
