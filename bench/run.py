@@ -13,7 +13,8 @@ and k on the same records, whose outputs must be byte-identical. Then the reconc
 bytes per record of `AcumaticaHook.iter_ids` (what a reconcile of deletions reads) against a full
 pull of the same Customer records; `--reconcile-only` runs just that section and writes
 `reconcile.json`. `--licence-only` runs the licence benchmark instead (`bench/licence.py` at its
-full size, `licence.json`; run that file directly for other sizes).
+full size, `licence.json`; run that file directly for other sizes); `--upsert-only` the write-back
+benchmark (`bench/upsert.py` at its full size, `upsert.json`).
 
 Writes `benchmark.json`, `benchmark.md` (the table) and `benchmark.png` (the plot) under `--out`.
 Exits non-zero if any output differs between clients, or a provider extraction signs in more
@@ -89,7 +90,7 @@ class Sandbox:
             str(latency_ms),
             *flags,
         ]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=checkout_environment())
         assert self.process.stdout is not None
         ready = self.process.stdout.readline()
         if "listening on" not in ready:
@@ -173,8 +174,17 @@ def run_client(
     return result
 
 
-def _client_environment(work: Path) -> dict[str, str]:
+def checkout_environment() -> dict[str, str]:
+    """The environment with this checkout first on PYTHONPATH: a script's own directory is what Python puts on
+    sys.path, so without it a client would import whatever install the virtual environment has (another
+    worktree's editable one, say), not the code being measured."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(BENCH.parent), env.get("PYTHONPATH"))))
+    return env
+
+
+def _client_environment(work: Path) -> dict[str, str]:
+    env = checkout_environment()
     env.setdefault("AIRFLOW_HOME", str(work / "airflow-home"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     return env
@@ -477,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reconcile-records", type=int, default=20_000, help="0 skips the reconcile section")
     parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
     parser.add_argument("--licence-only", action="store_true", help="run only bench/licence.py, at its full size")
+    parser.add_argument("--upsert-only", action="store_true", help="run only bench/upsert.py, at its full size")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     args = parser.parse_args(argv)
@@ -488,6 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import licence
 
         return licence.main(["--out", str(args.out)])
+    if args.upsert_only:
+        import upsert
+
+        return upsert.main(["--out", str(args.out)])
     scratch = args.out / "tmp"  # git-ignored under bench/results
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=scratch))

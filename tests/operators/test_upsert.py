@@ -225,11 +225,14 @@ def test_a_500_on_a_write_is_reported_not_retried(server: SandboxServer, tmp_pat
     assert server.stats()["routes"]["contract"]["500"] == 1
 
 
-def test_on_kill_signs_out_and_keeps_the_results_so_far(server: SandboxServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_on_kill_signs_out_and_keeps_the_results_so_far(
+    server: SandboxServer, tmp_path: Path, parallelism: int
+) -> None:
     server.set_faults(latency_ms=40)
     records = [{"CustomerID": f"KILL{n}", "CustomerName": f"Kill {n}"} for n in range(200)]
     source = write_lines(tmp_path / "kill.jsonl", records)
-    operator = upsert(source, parallelism=2)
+    operator = upsert(source, parallelism=parallelism)
     errors: list[BaseException] = []
 
     def run() -> None:
