@@ -191,9 +191,8 @@ def missing_key(body: Mapping[str, Any], key_fields: Sequence[str]) -> str | Non
 def unsafe_lines(body: Mapping[str, Any], schema: EntitySchema, mode: str, append_lines: bool) -> str | None:
     """Why the detail lines cannot be sent, or None. A line without `id` is appended by the server, so resending
     the document duplicates it; only `insert` (a new record) or `append_lines=True` may send such lines."""
-    for member in schema.fields:
-        lines = body.get(member.name) if member.type is FieldType.DETAIL else None
-        for number, line in enumerate(lines or ()):
+    for member in schema.details:
+        for number, line in enumerate(body.get(member.name) or ()):
             has_id = isinstance(line.get("id"), str) and bool(line["id"].strip())
             if line.get("delete") is True and not has_id:
                 return f"{member.name}[{number}] is marked for deletion but has no id: give the line's id."

@@ -12,12 +12,12 @@ from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState
+from tenacity import RetryCallState, Retrying
 
 from airflow_provider_acumatica import __version__
 from airflow_provider_acumatica.auth import AcumaticaAuth, build_auth
@@ -51,7 +51,7 @@ from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
 from airflow_provider_acumatica.pacing import Pacer, pacer_for
 from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, check_page_length, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
-from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
+from airflow_provider_acumatica.retry_policy import IDEMPOTENT_METHODS, MalformedResponseError, RetryPolicy
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
@@ -95,6 +95,7 @@ class AcumaticaHook(BaseHook):
         super().__init__(**kwargs)
         self.acumatica_conn_id = acumatica_conn_id
         self._retry_policy = retry_policy
+        self._retrying_by_idempotence: dict[bool, Retrying] = {}
         self._login_limit_wait = login_limit_wait
         self._session: requests.Session | None = None
         self._terminated = False
@@ -233,13 +234,17 @@ class AcumaticaHook(BaseHook):
         """A full URL for a path under the instance URL; absolute URLs must point at the same host."""
         if "://" not in path:
             return self.settings.url(path)
-        target, base = urlsplit(path), urlsplit(self.settings.base_url)
+        target, base = urlsplit(path), self._base_url_parts
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             raise AcumaticaConfigError(
                 f"Refusing to send Acumatica credentials to {target.scheme}://{target.hostname}: "
                 f"only {base.scheme}://{base.hostname} from the connection is allowed."
             )
         return path
+
+    @cached_property
+    def _base_url_parts(self) -> SplitResult:
+        return urlsplit(self.settings.base_url)
 
     def entity_url(self, entity: str, *keys: str, endpoint_version: str | None = None) -> str:
         version = endpoint_version or self.settings.endpoint_version
@@ -271,11 +276,19 @@ class AcumaticaHook(BaseHook):
             return self._attempt(session, method, url, kwargs, attempt, parse_json)
 
         try:
-            return self.retry_policy.retrying(method, self._before_sleep)(one_attempt)
+            return self._retrying(method)(one_attempt)
         except Exception as err:
             if self._terminated:
                 raise self._terminated_error() from err
             raise
+
+    def _retrying(self, method: str) -> Retrying:
+        """One retry controller per kind of method, reused across calls (its state is per thread)."""
+        idempotent = method.upper() in IDEMPOTENT_METHODS
+        found = self._retrying_by_idempotence.get(idempotent)
+        if found is None:
+            found = self._retrying_by_idempotence[idempotent] = self.retry_policy.retrying(method, self._before_sleep)
+        return found
 
     def _attempt(
         self,

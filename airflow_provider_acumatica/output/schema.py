@@ -13,6 +13,7 @@ import difflib
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
@@ -83,8 +84,17 @@ class EntitySchema:
     def columns(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    @cached_property
+    def _by_name(self) -> dict[str, SchemaField]:
+        return {f.name: f for f in self.fields}
+
+    @cached_property
+    def details(self) -> tuple[SchemaField, ...]:
+        """The detail collections: write-back checks their lines on every record, so they are found once."""
+        return tuple(f for f in self.fields if f.type is FieldType.DETAIL)
+
     def get(self, name: str) -> SchemaField | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self._by_name.get(name)
 
     def last_modified_field(self) -> str | None:
         """The field an incremental extract filters on, preferring the names newer endpoints use."""
