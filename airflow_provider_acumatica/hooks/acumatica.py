@@ -51,7 +51,7 @@ from airflow_provider_acumatica.output.schema import EntitySchema, FieldType
 from airflow_provider_acumatica.pacing import Pacer, pacer_for
 from airflow_provider_acumatica.paging import OffsetPlan, PageRequest, Stitcher, check_page_length, serial_pages
 from airflow_provider_acumatica.records import unwrap_record
-from airflow_provider_acumatica.retry_policy import IDEMPOTENT_METHODS, MalformedResponseError, RetryPolicy
+from airflow_provider_acumatica.retry_policy import MalformedResponseError, RetryPolicy
 from airflow_provider_acumatica.settings import AcumaticaSettings
 
 _QUERY_SAFE = "$,'()/:*"
@@ -95,7 +95,7 @@ class AcumaticaHook(BaseHook):
         super().__init__(**kwargs)
         self.acumatica_conn_id = acumatica_conn_id
         self._retry_policy = retry_policy
-        self._retrying_by_idempotence: dict[bool, Retrying] = {}
+        self._retrying_by_method: dict[str, Retrying] = {}
         self._login_limit_wait = login_limit_wait
         self._session: requests.Session | None = None
         self._terminated = False
@@ -283,11 +283,11 @@ class AcumaticaHook(BaseHook):
             raise
 
     def _retrying(self, method: str) -> Retrying:
-        """One retry controller per kind of method, reused across calls (its state is per thread)."""
-        idempotent = method.upper() in IDEMPOTENT_METHODS
-        found = self._retrying_by_idempotence.get(idempotent)
+        """One retry controller per method, reused across calls (its state is per thread); the policy decides
+        what each method may retry."""
+        found = self._retrying_by_method.get(method)
         if found is None:
-            found = self._retrying_by_idempotence[idempotent] = self.retry_policy.retrying(method, self._before_sleep)
+            found = self._retrying_by_method[method] = self.retry_policy.retrying(method, self._before_sleep)
         return found
 
     def _attempt(
