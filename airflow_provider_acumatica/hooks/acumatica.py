@@ -33,6 +33,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaCredentialsError,
     AcumaticaError,
 )
+from airflow_provider_acumatica.hooks.session import EnvironmentOnceSession
 from airflow_provider_acumatica.incremental import combine_filters
 from airflow_provider_acumatica.masking import mask, scrub
 from airflow_provider_acumatica.odata_dac import (
@@ -154,7 +155,7 @@ class AcumaticaHook(BaseHook):
         return session
 
     def _new_session(self) -> requests.Session:
-        session = requests.Session()
+        session = EnvironmentOnceSession()
         session.auth = self.auth
         session.verify = self.settings.verify
         session.headers.update(

@@ -145,6 +145,16 @@ class AcumaticaUpsertOperator(BaseOperator):
         version = self.endpoint_version or hook.settings.endpoint_version
         document = hook.request_json("GET", hook.entity_url("swagger.json", endpoint_version=version))
         writer = RecordWriter(self, EntitySchema.from_openapi(document, self.entity), version)
+        if self.parallelism == 1:
+            for number, record in enumerate(records, start=1):
+                tally.add(writer.write(hook, number, record), results)
+            return
+        self._write_in_parallel(writer, records, results, tally)
+
+    def _write_in_parallel(
+        self, writer: RecordWriter, records: Iterator[dict[str, Any]], results: IO[bytes], tally: Tally
+    ) -> None:
+        """Up to 4k records in flight over k sessions; outcomes are still written in input order."""
         pool: queue.Queue[AcumaticaHook] = queue.Queue()
         for each in self._hooks:
             pool.put(each)
