@@ -28,8 +28,16 @@ OLDEST_AIRFLOW = "3.0.0"
 ENVIRONMENTS = {NEWEST_AIRFLOW: ROOT / ".venv", OLDEST_AIRFLOW: ROOT / ".venv-airflow-3.0"}
 # Within what Airflow's own constraints pinned for that release: universal-pathlib 0.3 breaks ObjectStoragePath
 # on 3.0, FastAPI 0.116+ (with the Cadwyn it pulls) stops 3.0.0's api-server from starting, and the Celery
-# provider from 3.11 on sends 3.0.0's scheduler workloads it cannot handle ("cannot handle <class 'tuple'>").
-PINS = {OLDEST_AIRFLOW: ["universal-pathlib<0.3", "fastapi<0.116", "apache-airflow-providers-celery<3.11"]}
+# provider from 3.11 on sends 3.0.0's scheduler workloads it cannot handle ("cannot handle <class 'tuple'>"), and
+# cryptography 51 makes MultiFernet a Rust object whose attributes 3.0.0's get_fernet can no longer set.
+PINS = {
+    OLDEST_AIRFLOW: [
+        "universal-pathlib<0.3",
+        "fastapi<0.116",
+        "apache-airflow-providers-celery<3.11",
+        "cryptography<51",
+    ]
+}
 AIRFLOW_HOME = ROOT / ".airflow"
 
 
