@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 import requests
-from airflow.providers.common.compat.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook, Connection
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying
 
@@ -91,10 +91,14 @@ class AcumaticaHook(BaseHook):
         *,
         retry_policy: RetryPolicy | None = None,
         login_limit_wait: float = 5.0,
+        connection: Connection | None = None,
         **kwargs: Any,
     ) -> None:
+        """`connection`, when given, is used instead of looking `acumatica_conn_id` up: a trigger fetches it
+        with the triggerer's async API, where the synchronous lookup must not run."""
         super().__init__(**kwargs)
         self.acumatica_conn_id = acumatica_conn_id
+        self._connection = connection
         self._retry_policy = retry_policy
         self._retrying_by_method: dict[str, Retrying] = {}
         self._login_limit_wait = login_limit_wait
@@ -116,7 +120,8 @@ class AcumaticaHook(BaseHook):
 
     @cached_property
     def settings(self) -> AcumaticaSettings:
-        settings = AcumaticaSettings.from_connection(self.get_connection(self.acumatica_conn_id))
+        connection = self._connection or self.get_connection(self.acumatica_conn_id)
+        settings = AcumaticaSettings.from_connection(connection)
         if isinstance(settings.verify, str) and not Path(settings.verify).exists():
             raise AcumaticaConfigError(
                 f"verify points at {settings.verify!r}, which does not exist. Give the path of a CA bundle "
