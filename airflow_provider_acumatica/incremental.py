@@ -43,6 +43,31 @@ def window_from_context(context: Mapping[str, Any]) -> Window | None:
     return Window(_utc(start), _utc(end))
 
 
+def explicit_window(start: str | datetime | None, end: str | datetime | None) -> Window | None:
+    """A window given as operator arguments (ISO 8601 text once templated), checked like a data interval."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise AcumaticaConfigError("Give both window_start and window_end, or neither (to use the data interval).")
+    window = Window(_moment("window_start", start), _moment("window_end", end))
+    if window.end <= window.start:
+        raise AcumaticaConfigError(
+            f"window_end ({window.end.isoformat()}) must be after window_start ({window.start.isoformat()})."
+        )
+    return window
+
+
+def _moment(name: str, value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return _utc(value)
+    try:
+        return _utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise AcumaticaConfigError(
+            f"{name} {value!r} is not an ISO 8601 date and time, e.g. 2026-12-06T10:00:00+00:00."
+        ) from None
+
+
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from airflow_provider_acumatica.incremental import (
     AUTO,
     check_field_name,
     combine_filters,
+    explicit_window,
     window_from_context,
 )
 from airflow_provider_acumatica.operators.partitions import PageStream, check_parallelism
@@ -41,7 +42,9 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
 
     With `incremental_field` (a field name, or "auto" for the entity's last-modified field) the run
     pulls `field gt data_interval_start and field le data_interval_end`, so consecutive runs neither
-    miss nor repeat a record; a run without a data interval pulls everything. Memory holds a few pages.
+    miss nor repeat a record; a run without a data interval pulls everything. `window_start` and
+    `window_end` (ISO 8601 text, templated, both or neither) replace the data interval, for runs that
+    pull "since the last pull" (an event-driven DAG). Memory holds a few pages.
     The file appears at `output_path` only when complete, and the task returns a manifest.
 
     `parallelism` k pulls the pages on k sessions at once (k API seats, each signed out at the end)
@@ -60,6 +63,8 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         "expand",
         "custom",
         "incremental_field",
+        "window_start",
+        "window_end",
         "parameters",
         "output_path",
         "output_conn_id",
@@ -77,10 +82,14 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         incremental_field: str | None = None,
         parallelism: int = 1,
         parameters: dict[str, Any] | None = None,
+        window_start: str | None = None,
+        window_end: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_name("entity", entity)
+        self.window_start = window_start
+        self.window_end = window_end
         self.parallelism = check_parallelism(parallelism)
         if incremental_field is not None:
             check_field_name(incremental_field)
@@ -214,7 +223,7 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
     def _window_filter(self, context: Any, schema: EntitySchema | None, version: str) -> tuple[Any, str | None]:
         if self.incremental_field is None:
             return None, self.filter
-        window = window_from_context(context)
+        window = explicit_window(self.window_start, self.window_end) or window_from_context(context)
         if window is None:
             self.log.info("No data interval (a manual or asset-triggered run): pulling all of %s.", self.entity)
             return None, self.filter

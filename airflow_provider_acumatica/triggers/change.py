@@ -142,7 +142,13 @@ class AcumaticaChangeTrigger(BaseEventTrigger):
 
     @property
     def watermark_key(self) -> str:
-        return f"acumatica_change_watermark__{self.acumatica_conn_id}__{self.entity}"
+        return self.watermark_variable(self.acumatica_conn_id, self.entity)
+
+    @staticmethod
+    def watermark_variable(acumatica_conn_id: str, entity: str) -> str:
+        """The Variable a trigger without an asset state store resumes from: a pull task may set it to where
+        its pull ended, so a triggerer that cannot write Variables (Airflow 3.0) still resumes there."""
+        return f"acumatica_change_watermark__{acumatica_conn_id}__{entity}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         store = watermark_store(self, self.watermark_key)
