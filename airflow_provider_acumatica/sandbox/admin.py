@@ -28,7 +28,8 @@ No authentication, never faulted, never counted in the stats.
     (or replaces) a webhook: `address` an http(s) URL, the optional header sent with every POST, `entities` a list
     of entity names each watched as query `"<Entity>: Last Modified"`, `queries` an object mapping more query
     names to entities, e.g. `{"Open Orders": "SalesOrder"}`; 400 on unknown keys, a bad URL or an unknown entity.
-    `GET /_sandbox/push/destinations` lists them with the header value masked as `***`;
+    `GET /_sandbox/push/destinations` lists them as `{name, address, header_name, header_value: "***", queries:
+    {query: entity}}`;
     `DELETE /_sandbox/push/destinations/<name>` removes one (404 if there is none).
   * `GET /_sandbox/push/sent`: `{sent: [{id, query, destination, timestamp, attempts, delivered_at}], counters:
     {queued, delivered, failed, duplicated, dropped}, queued_now}`; `queued_now` is 0 when delivery is idle.

@@ -20,7 +20,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,11 +73,7 @@ class Knobs:
 @dataclass(frozen=True)
 class Notification:
     destination: Destination
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.payload["Id"])
+    payload: Mapping[str, Any]
 
 
 def _text(body: Mapping[str, Any], name: str, required: bool) -> str | None:

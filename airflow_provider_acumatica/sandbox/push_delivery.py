@@ -16,6 +16,8 @@ it; what is still queued then waits for the next write or resend.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import threading
 import time
@@ -103,7 +105,8 @@ class PushDelivery:
         self._cond = threading.Condition()
         self._incoming: deque[Watch] = deque()
         self._incoming_since = 0.0
-        self._jobs: list[Job] = []
+        self._jobs: list[tuple[float, int, Job]] = []  # a heap by due time, then by arrival
+        self._arrivals = itertools.count()
         self._busy = 0
         self._generation = 0
         self._sent: deque[dict[str, Any]] = deque(maxlen=KEEP)
@@ -180,7 +183,7 @@ class PushDelivery:
         with self._cond:
             jobs = [Job(job.notification, now, self._generation) for job, _ in self._failed]
             self._failed.clear()
-            self._jobs.extend(jobs)
+            self._schedule(jobs)
             if jobs:
                 self._start()
             self._cond.notify_all()
@@ -204,12 +207,11 @@ class PushDelivery:
                     self._incoming.clear()
                     self._busy += 1
                     return watches, self._generation
-                due = min(self._jobs, key=lambda job: job.due, default=None)
-                if due is not None and due.due <= now:
-                    self._jobs.remove(due)
+                due = self._jobs[0][0] if self._jobs else None
+                if due is not None and due <= now:
                     self._busy += 1
-                    return due
-                waits = [pause if self._incoming else None, None if due is None else due.due - now]
+                    return heapq.heappop(self._jobs)[2]
+                waits = [pause if self._incoming else None, None if due is None else due - now]
                 self._cond.wait(min((w for w in waits if w is not None), default=None))
             return None
 
@@ -237,7 +239,7 @@ class PushDelivery:
         with self._cond:
             self._busy -= 1
             if generation == self._generation:
-                self._jobs.extend(jobs)
+                self._schedule(jobs)
                 self._counters.update(queued=len(notifications), dropped=dropped, duplicated=duplicated)
             self._cond.notify_all()
 
@@ -263,4 +265,9 @@ class PushDelivery:
             self._failed.append((job, time.time()))
             return
         job.due = time.monotonic() + retry_delay
-        self._jobs.append(job)
+        self._schedule([job])
+
+    def _schedule(self, jobs: list[Job]) -> None:
+        """Called under the condition's lock."""
+        for job in jobs:
+            heapq.heappush(self._jobs, (job.due, next(self._arrivals), job))

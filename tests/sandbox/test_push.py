@@ -142,6 +142,25 @@ def test_admin_changes_notify_with_keys_and_named_queries(sandbox: SandboxServer
     assert len(result["inserted"]) == 2
 
 
+def test_change_stream_edits_notify(
+    sandbox: SandboxServer, receiver: Receiver, sandbox_login: Callable[..., requests.Session]
+) -> None:
+    watch(sandbox, receiver)
+    stream = {"entity": "Customer", "every": 1, "updates": 2, "deletes": 1, "seed": 5}
+    assert requests.post(f"{sandbox.base_url}/_sandbox/change_stream", json=stream, timeout=TIMEOUT).ok
+    sandbox_login().get(sandbox.base_url + CUSTOMERS, params={"$top": "1"}, timeout=TIMEOUT).raise_for_status()
+    assert idle(sandbox)["counters"]["delivered"] == 3
+    assert sorted(len(payload["Inserted"]) for payload in receiver.payloads()) == [0, 1, 1]
+
+
+def test_a_burst_of_writes_is_delivered_in_timestamp_order(sandbox: SandboxServer, receiver: Receiver) -> None:
+    watch(sandbox, receiver)
+    changes(sandbox, updates=200)
+    assert idle(sandbox)["counters"]["delivered"] == 200
+    stamps = [payload["TimeStamp"] for payload in receiver.payloads()]
+    assert stamps == sorted(set(stamps))
+
+
 def test_unwatched_entities_send_nothing(sandbox: SandboxServer, receiver: Receiver) -> None:
     watch(sandbox, receiver)
     changes(sandbox, "Vendor", updates=3)
@@ -284,6 +303,9 @@ def test_a_stopped_sandbox_leaves_no_delivery_thread(make_sandbox: Callable[...,
         server.stop()
         after = delivery_threads()
         assert after < before and len(before - after) == 1
+        server.start()
+        changes(server, updates=1)
+        assert idle(server)["counters"]["delivered"] == 2
     finally:
         receiver.httpd.shutdown()
         receiver.httpd.server_close()
