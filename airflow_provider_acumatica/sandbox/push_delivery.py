@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -30,6 +31,8 @@ from typing import Any
 
 from .data import DataStore, RecordChange
 from .push import Notification, PushNotifications, Watch
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 KEEP = 10_000
@@ -222,26 +225,35 @@ class PushDelivery:
         return self._incoming_since + REORDER_WINDOW_SECONDS - now
 
     def _queue(self, watches: list[Watch], generation: int) -> None:
+        """Build the batch's notifications; a bug there is logged and loses the batch, never the thread."""
+        try:
+            jobs, counts = self._build(watches, generation)
+        except Exception:
+            logger.exception("push notifications for %d writes could not be built", len(watches))
+            jobs, counts = [], Counter()
+        with self._cond:
+            self._busy -= 1
+            if generation == self._generation:
+                self._schedule(jobs)
+                self._counters.update(counts)
+            self._cond.notify_all()
+
+    def _build(self, watches: list[Watch], generation: int) -> tuple[list[Job], Counter[str]]:
         knobs = self._push.knobs
         notifications = [note for watch in watches for note in self._push.notifications(watch, knobs.split_updates)]
         if knobs.reorder:
             notifications.reverse()
         due = time.monotonic() + knobs.delay_seconds
         jobs: list[Job] = []
-        dropped = duplicated = 0
+        counts = Counter(queued=len(notifications))
         for note in notifications:
             if self._push.chance(knobs.drop_rate):
-                dropped += 1
+                counts["dropped"] += 1
                 continue
             copies = 2 if self._push.chance(knobs.duplicate_rate) else 1
-            duplicated += copies - 1
+            counts["duplicated"] += copies - 1
             jobs.extend(Job(note, due, generation) for _ in range(copies))
-        with self._cond:
-            self._busy -= 1
-            if generation == self._generation:
-                self._schedule(jobs)
-                self._counters.update(queued=len(notifications), dropped=dropped, duplicated=duplicated)
-            self._cond.notify_all()
+        return jobs, counts
 
     def _attempt(self, job: Job) -> None:
         error = post(job.notification)
