@@ -17,6 +17,7 @@ A row is flat: the record's key fields, `<DAC>_lastModifiedDateTime` and a few p
 from __future__ import annotations
 
 import random
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ TICKS_AT_EPOCH = 621_355_968_000_000_000
 TICKS_PER_MS = 10_000
 PLAIN_FIELDS = ("Status", "Description", "CustomerName", "VendorName", "OrderTotal", "Amount")
 DESTINATION_KEYS = frozenset({"name", "address", "header_name", "header_value", "entities", "queries"})
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -120,6 +122,10 @@ def parse_destination(body: Mapping[str, Any]) -> Destination:
     header_name, header_value = _text(body, "header_name", False), _text(body, "header_value", False)
     if (header_name is None) != (header_value is None):
         raise ValueError("header_name and header_value go together.")
+    if header_name is not None and not HEADER_NAME.fullmatch(header_name):
+        raise ValueError(f"header_name {header_name!r} is not an HTTP header name.")
+    if header_value is not None and ("\r" in header_value or "\n" in header_value):
+        raise ValueError("header_value must be one line.")
     return Destination(name, address, header_name, header_value, _watches(body))
 
 

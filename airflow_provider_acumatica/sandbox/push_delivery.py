@@ -17,6 +17,7 @@ it; what is still queued then waits for the next write or resend.
 from __future__ import annotations
 
 import heapq
+import http.client
 import itertools
 import json
 import logging
@@ -74,7 +75,7 @@ def post(notification: Notification) -> str | None:
             status = int(answer.status)
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # no answer, or not one that HTTP can read
         return f"{type(exc).__name__}: {exc}"
     return None if 200 <= status < 300 else f"HTTP {status}"
 

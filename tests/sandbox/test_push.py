@@ -19,6 +19,7 @@ from tests.sandbox.support import CUSTOMERS, TIMEOUT
 KEYS = {"Inserted", "Deleted", "Query", "CompanyId", "Id", "TimeStamp", "AdditionalInfo"}
 SECRET = "a-long-random-secret"
 TICKS_AT_EPOCH = 621_355_968_000_000_000
+HOOK = {"name": "x", "address": "http://h/", "entities": ["Customer"]}
 
 
 class Receiver:
@@ -277,6 +278,8 @@ def test_destinations_are_listed_masked_and_deleted(sandbox: SandboxServer, rece
         ("destinations", {"name": "x", "address": "http://h/"}, "Watch something"),
         ("destinations", {"address": "http://h/", "entities": ["Customer"]}, "name must be"),
         ("destinations", {"name": "x", "address": "http://h/", "entities": ["Customer"], "header_name": "A"}, "go"),
+        ("destinations", {**HOOK, "header_name": "X Secret", "header_value": "v"}, "not an HTTP header name"),
+        ("destinations", {**HOOK, "header_name": "X-Secret", "header_value": "v\r\nX: y"}, "one line"),
         ("knobs", {"duplicate_rate": 2}, "duplicate_rate must be a number from 0 to 1"),
         ("knobs", {"reorder": "yes"}, "reorder must be true or false"),
         ("knobs", {"retry_delay_seconds": -1}, "retry_delay_seconds must be"),
