@@ -23,6 +23,25 @@ No authentication, never faulted, never counted in the stats.
 * `POST /_sandbox/custom_fields`: `{entity, view, field, type}` publishes a custom field (`type` one of
   `custom_fields.TYPES`, e.g. `CustomStringField`) while the server runs; existing records have values for it at
   once. `GET /_sandbox/custom_fields` lists every entity's custom fields.
+* Push notifications (SM302000 webhooks, see `push` and `push_delivery`):
+  * `POST /_sandbox/push/destinations`: `{name, address, header_name, header_value, entities, queries}` registers
+    (or replaces) a webhook: `address` an http(s) URL, the optional header sent with every POST, `entities` a list
+    of entity names each watched as query `"<Entity>: Last Modified"`, `queries` an object mapping more query
+    names to entities, e.g. `{"Open Orders": "SalesOrder"}`; 400 on unknown keys, a bad URL or an unknown entity.
+    `GET /_sandbox/push/destinations` lists them as `{name, address, header_name, header_value: "***", queries:
+    {query: entity}}`;
+    `DELETE /_sandbox/push/destinations/<name>` removes one (404 if there is none).
+  * `GET /_sandbox/push/sent`: `{sent: [{id, query, destination, timestamp, attempts, delivered_at}], counters:
+    {queued, delivered, failed, duplicated, dropped}, queued_now}`; `queued_now` is 0 when delivery is idle.
+  * `GET /_sandbox/push/idle?timeout=<seconds>`: waits (at most 60 s) until delivery is idle, answers
+    `{idle, queued_now}`.
+  * `GET /_sandbox/push/failed`: notifications that failed all 5 attempts, `[{id, query, destination, timestamp,
+    attempts, last_error, failed_at, notification}]`; `POST /_sandbox/push/failed/resend` queues them all again
+    with 5 fresh attempts, answers `{resent: n}` (SM502000's Resend).
+  * `POST /_sandbox/push/knobs`: `{duplicate_rate, reorder, delay_seconds, drop_rate, split_updates, seed,
+    retry_delay_seconds}` changes the delivery faults (default none, `retry_delay_seconds` 1.0); 400 on unknown
+    keys or bad values; `GET /_sandbox/push/knobs` shows them.
+  * `POST /_sandbox/reset` also drops every destination, queued notification, list, counter and knob.
 * `GET /_sandbox/state/<Entity>`: every live record of the entity right now, as the REST API (24.200.001) returns
   it with every detail and linked entity expanded and every custom field in `custom`: what a replica must hold.
 
@@ -49,13 +68,18 @@ from airflow_provider_acumatica.sandbox.deleted_records import parse_settings as
 from airflow_provider_acumatica.sandbox.faults import FaultSettings
 from airflow_provider_acumatica.sandbox.licence import Licence, LicenceSettings
 from airflow_provider_acumatica.sandbox.protocol import Request, Response
+from airflow_provider_acumatica.sandbox.push import PushNotifications, parse_destination
+from airflow_provider_acumatica.sandbox.push_delivery import PushDelivery
 
 CHANGE_COUNTS = ("inserts", "updates", "deletes")
+MAX_IDLE_WAIT_SECONDS = 60
 
 
 class SandboxControl(Protocol):
     config: SandboxConfig
     store: DataStore
+    push: PushNotifications
+    push_delivery: PushDelivery
     change_streams: ChangeStreams
     deleted_records: DeletedRecordTracker
     custom_fields: CustomFields
@@ -238,3 +262,65 @@ class AdminRoutes:
         tracker = self._sandbox.deleted_records
         tracker.configure(tracked, days, age)
         return Response.json(tracker.settings())
+
+
+class PushAdminRoutes:
+    """`/_sandbox/push/<resource>[/<name>]`: destinations, knobs and the delivery lists (see `push`)."""
+
+    def __init__(self, push: PushNotifications, delivery: PushDelivery) -> None:
+        self._push = push
+        self._delivery = delivery
+
+    def get(self, request: Request, params: Mapping[str, str]) -> Response:
+        resource = params["resource"]
+        if params.get("name"):
+            return _no_route(request)
+        if resource == "destinations":
+            return Response.json(self._push.destinations())
+        if resource == "knobs":
+            return Response.json(self._push.knobs.as_dict())
+        if resource == "sent":
+            return Response.json(self._delivery.sent())
+        if resource == "failed":
+            return Response.json(self._delivery.failed())
+        if resource == "idle":
+            return self._idle(request)
+        return _no_route(request)
+
+    def _idle(self, request: Request) -> Response:
+        try:
+            timeout = float(request.query.get("timeout", "10"))
+        except ValueError:
+            return bad_request("timeout must be a number of seconds.")
+        if not 0 <= timeout <= MAX_IDLE_WAIT_SECONDS:
+            return bad_request(f"timeout must be from 0 to {MAX_IDLE_WAIT_SECONDS} seconds.")
+        idle = self._delivery.wait_idle(timeout)
+        return Response.json({"idle": idle, "queued_now": self._delivery.queued_now()})
+
+    def post(self, request: Request, params: Mapping[str, str]) -> Response:
+        body = read_object(request)
+        if isinstance(body, Response):
+            return body
+        resource, name = params["resource"], params.get("name")
+        if resource == "failed" and name == "resend":
+            return Response.json({"resent": self._delivery.resend_failed()})
+        if name:
+            return _no_route(request)
+        try:
+            if resource == "destinations":
+                destination = parse_destination(body)
+                self._push.register(destination)
+                return Response.json(destination.view())
+            if resource == "knobs":
+                return Response.json(self._push.set_knobs(body).as_dict())
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return _no_route(request)
+
+    def delete(self, request: Request, params: Mapping[str, str]) -> Response:
+        name = params.get("name")
+        if params["resource"] != "destinations" or not name:
+            return _no_route(request)
+        if not self._push.remove(name):
+            return Response.json({"message": f"No push destination named {name!r}."}, status=404)
+        return Response.empty()

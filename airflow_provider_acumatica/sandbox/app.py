@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from airflow_provider_acumatica.sandbox.actions import ActionRoutes
-from airflow_provider_acumatica.sandbox.admin import AdminRoutes
+from airflow_provider_acumatica.sandbox.admin import AdminRoutes, PushAdminRoutes
 from airflow_provider_acumatica.sandbox.auth_routes import SessionRoutes
 from airflow_provider_acumatica.sandbox.change_stream import ChangeStreams
 from airflow_provider_acumatica.sandbox.config import SandboxConfig
@@ -39,6 +39,8 @@ from airflow_provider_acumatica.sandbox.licence import Licence, LicenceSettings
 from airflow_provider_acumatica.sandbox.oauth_routes import OAuthRoutes
 from airflow_provider_acumatica.sandbox.odata import ODataApi
 from airflow_provider_acumatica.sandbox.protocol import Request, Response, px_error
+from airflow_provider_acumatica.sandbox.push import PushNotifications
+from airflow_provider_acumatica.sandbox.push_delivery import PushDelivery
 from airflow_provider_acumatica.sandbox.stats import SandboxStats
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,8 @@ class SandboxApp:
         self.dac_odata = build_api(self.store, config, self.change_streams.observe)
         self.deleted_records = self.dac_odata.tracker
         self.custom_fields = CustomFields(config.seed)
+        self.push = PushNotifications(config.default_tenant)
+        self.push_delivery = PushDelivery(self.store, self.push)
         self._authenticator = DataAuthenticator(config, self.identity)
         self._routes = self._build_routes()
 
@@ -125,15 +129,21 @@ class SandboxApp:
         return self.licence.update(changes)
 
     def reset(self, faults: bool = False) -> None:
-        """Forget every session, token, counter and change stream; with `faults`, also restore the configured faults
-        and licence limits."""
+        """Forget every session, token, counter, change stream and push destination with its queue and lists; with
+        `faults`, also restore the configured faults and licence limits."""
         self.identity.reset()
         self.stats.reset()
         self.licence.reset()
         self.change_streams.clear()
+        self.push.reset()
+        self.push_delivery.reset()
         if faults:
             self.injector.replace(self.config.faults)
             self.licence.replace(self.config.licence)
+
+    def close(self) -> None:
+        """Stop the background work (push delivery); the state stays for a later start."""
+        self.push_delivery.close()
 
     def dispatch(self, request: Request) -> Response | None:
         path = self._local_path(request.path)
@@ -238,6 +248,7 @@ class SandboxApp:
         sessions = SessionRoutes(self.config, self.identity, self.stats)
         oauth = OAuthRoutes(self.config, self.identity, self.stats, lambda: self.injector.settings)
         admin = AdminRoutes(self)
+        push = PushAdminRoutes(self.push, self.push_delivery)
         contract = ContractApi(self.store, self.config.site_path, self.custom_fields)
         odata = ODataApi(self.store, self.config.site_path)
         actions = ActionRoutes(self.store, lambda: self.injector.settings, self.config.site_path)
@@ -249,6 +260,14 @@ class SandboxApp:
             return Route(name, kind, re.compile(pattern), methods)
 
         return [
+            route(
+                "push",
+                Kind.ADMIN,
+                r"/_sandbox/push/(?P<resource>[^/]+)(?:/(?P<name>[^/]+))?",
+                GET=push.get,
+                POST=push.post,
+                DELETE=push.delete,
+            ),
             route(
                 "admin", Kind.ADMIN, r"/_sandbox/(?P<action>[^/]+)(?:/(?P<name>[^/]+))?", GET=admin.get, POST=admin.post
             ),

@@ -242,6 +242,7 @@ class SandboxServer:
         httpd.close_connections()
         httpd.server_close()
         thread.join()
+        self.app.close()
         self._httpd = self._thread = None
 
     def stats(self) -> dict[str, Any]:
