@@ -68,6 +68,33 @@ def test_consecutive_windows_neither_miss_nor_repeat(static: SandboxServer, tmp_
     assert late_manifest["records"] == len(late_ids)
 
 
+def test_an_explicit_window_replaces_the_data_interval(static: SandboxServer, tmp_path: Path) -> None:
+    records = list(static.store.iter_records("SalesOrder"))
+    stamps = sorted(stamp(r, "LastModified") for r in records)
+    start, end = stamps[40], stamps[90]
+    operator = extract(tmp_path, incremental_field="auto", window_start=start.isoformat(), window_end=end.isoformat())
+    manifest = operator.execute(interval(stamps[0], stamps[-1]))
+    assert manifest["window"] == {"start": start.isoformat(), "end": end.isoformat()}
+    assert manifest["records"] == sum(1 for s in stamps if start < s <= end)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2026-12-01T00:00:00+00:00", None, "Give both window_start and window_end"),
+        ("yesterday", "2026-12-01T00:00:00+00:00", "window_start 'yesterday' is not an ISO 8601"),
+        ("2026-12-02T00:00:00+00:00", "2026-12-01T00:00:00+00:00", "must be after window_start"),
+    ],
+)
+def test_a_bad_explicit_window_is_refused_and_writes_nothing(
+    static: SandboxServer, tmp_path: Path, start: str | None, end: str | None, message: str
+) -> None:
+    operator = extract(tmp_path, incremental_field="auto", window_start=start, window_end=end)
+    with pytest.raises(AcumaticaConfigError, match=message):
+        operator.execute({})
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_cv5_endpoints_get_bare_date_literals(static: SandboxServer, tmp_path: Path) -> None:
     records = list(static.store.iter_records("SalesOrder", version="26.200.001"))
     stamps = sorted(stamp(r, "LastModifiedDateTime") for r in records)
