@@ -44,7 +44,11 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Acumatica",
-                "python-modules": ["airflow_provider_acumatica.triggers.action"],
+                "python-modules": [
+                    "airflow_provider_acumatica.triggers.action",
+                    "airflow_provider_acumatica.triggers.change",
+                    "airflow_provider_acumatica.triggers.push",
+                ],
             }
         ],
         "connection-types": [

@@ -27,6 +27,7 @@ from airflow_provider_acumatica.operators.upsert import AcumaticaUpsertOperator
 from airflow_provider_acumatica.retry_policy import RetryPolicy
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from airflow_provider_acumatica.settings import AcumaticaSettings
+from airflow_provider_acumatica.triggers.change import AcumaticaChangeTrigger
 from tests.connections import CLIENT_ID, use_connection
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
@@ -423,6 +424,22 @@ CASES = [
         "TLS certificate verification failed",
         lambda mp, s, t: [mp.delenv("REQUESTS_CA_BUNDLE", raising=False), pull(mp, s.base_url, "session")],
         tls=True,
+    ),
+    Case(
+        "explicit window that ends before it starts",
+        "window_end (2026-12-01T00:00:00+00:00) must be after window_start",
+        lambda mp, s, t: extract(
+            t,
+            entity="Customer",
+            incremental_field="auto",
+            window_start="2026-12-02T00:00:00+00:00",
+            window_end="2026-12-01T00:00:00+00:00",
+        ),
+    ),
+    Case(
+        "change trigger backing off less than it polls",
+        "poll_interval must be positive and max_backoff at least poll_interval",
+        lambda mp, s, t: AcumaticaChangeTrigger(entity="Customer", poll_interval=600, max_backoff=60),
     ),
 ]
 

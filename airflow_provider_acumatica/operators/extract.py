@@ -90,6 +90,8 @@ class AcumaticaExtractOperator(AcumaticaToFileOperator):
         check_name("entity", entity)
         self.window_start = window_start
         self.window_end = window_end
+        if "{{" not in f"{window_start}{window_end}":
+            explicit_window(window_start, window_end)
         self.parallelism = check_parallelism(parallelism)
         if incremental_field is not None:
             check_field_name(incremental_field)

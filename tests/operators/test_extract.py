@@ -86,12 +86,15 @@ def test_an_explicit_window_replaces_the_data_interval(static: SandboxServer, tm
         ("2026-12-02T00:00:00+00:00", "2026-12-01T00:00:00+00:00", "must be after window_start"),
     ],
 )
-def test_a_bad_explicit_window_is_refused_and_writes_nothing(
+def test_a_bad_explicit_window_is_refused_at_parse_time_or_once_rendered(
     static: SandboxServer, tmp_path: Path, start: str | None, end: str | None, message: str
 ) -> None:
-    operator = extract(tmp_path, incremental_field="auto", window_start=start, window_end=end)
     with pytest.raises(AcumaticaConfigError, match=message):
-        operator.execute({})
+        extract(tmp_path, incremental_field="auto", window_start=start, window_end=end)
+    templated = extract(tmp_path, incremental_field="auto", window_start="{{ params.start }}", window_end=end)
+    templated.window_start = start
+    with pytest.raises(AcumaticaConfigError, match=message):
+        templated.execute({})
     assert not (tmp_path / "out.jsonl").exists()
 
 
