@@ -138,7 +138,7 @@ class AtomicOutput:
             self._close(sync=self._local)
             if self._local:
                 os.replace(self.temporary.path, self.path.path)
-                _sync_directory(os.path.dirname(self.path.path))
+                sync_directory(os.path.dirname(self.path.path))
             else:
                 self.path.fs.mv(self.temporary.path, self.path.path)
         except OSError as err:
@@ -182,7 +182,7 @@ class AtomicOutput:
             )
 
 
-def _sync_directory(directory: str) -> None:
+def sync_directory(directory: str | os.PathLike[str]) -> None:
     """Make the rename itself durable, so a power loss cannot bring back the previous file."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_acumatica.output.atomic import sync_directory
 from airflow_provider_acumatica.push.payload import InvalidNotification, Notification, parse_notification, spool_name
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class Spool:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _fsync_directory(directory)
+        sync_directory(directory)
 
     def _move_to_consumed(self, name: str) -> None:
         if self._local is not None:
@@ -153,7 +154,7 @@ class Spool:
                 os.replace(self._local / PENDING / name, target / name)
             except FileNotFoundError:
                 return
-            _fsync_directory(target)
+            sync_directory(target)
             return
         source = self.root / PENDING / name
         try:
@@ -182,12 +183,3 @@ def _local_path(root: Any) -> Path | None:
 
 def _is_spooled(name: str) -> bool:
     return name.endswith(".json") and not name.startswith(_TEMP_PREFIX)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """So that the rename itself survives a power cut, not only the file's bytes."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
