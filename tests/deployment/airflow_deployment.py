@@ -114,20 +114,31 @@ class AirflowDeployment:
             raise DeploymentError(f"airflow {' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stderr}")
 
     def start(self) -> None:
-        commands = {name: [name] for name in COMPONENTS}
-        commands["api-server"] += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
-        for name, args in commands.items():
-            self._components.append(
-                ManagedProcess(
-                    name,
-                    [sys.executable, "-m", "airflow", *args],
-                    env=self.environment,
-                    output_path=self.output_folder / f"{name}.log",
-                    cwd=self.home.parent,
-                )
-            )
+        for name in COMPONENTS:
+            self._components.append(self._start_component(name, f"{name}.log"))
         for hostname in self.celery.hostnames if self.celery else ():
             self._start_worker(hostname)
+
+    def _start_component(self, name: str, output_name: str) -> ManagedProcess:
+        args = [name]
+        if name == "api-server":
+            args += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+        return ManagedProcess(
+            name,
+            [sys.executable, "-m", "airflow", *args],
+            env=self.environment,
+            output_path=self.output_folder / output_name,
+            cwd=self.home.parent,
+        )
+
+    def kill_and_restart(self, name: str) -> None:
+        """`kill -9` of one component and everything it forked, then a new one, as a supervisor restarts it."""
+        (component,) = [component for component in self._components if component.name == name]
+        component.kill()
+        self._components.remove(component)
+        self._lost.append(component)
+        restarts = sum(lost.name == name for lost in self._lost)
+        self._components.append(self._start_component(name, f"{name}-restart-{restarts}.log"))
 
     def _start_worker(self, hostname: str) -> None:
         assert self.celery is not None
@@ -237,6 +248,14 @@ class AirflowApi:
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+
+    def dag_runs(self, dag_id: str, *states: str) -> list[dict[str, Any]]:
+        """The DAG's runs, oldest first, in any of `states` (all when none is named)."""
+        params: dict[str, Any] = {"limit": 100, "order_by": "id", "state": list(states)}
+        return list(self.call("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"])
 
     def trigger(self, dag_id: str, logical_date: str | None, conf: dict[str, Any]) -> str:
         run = self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf})
