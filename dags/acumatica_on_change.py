@@ -9,8 +9,11 @@ Pulls what changed in Acumatica within minutes of the change, woken by either of
   signed in only for that one request.
 
 Each event only wakes the DAG: the run pulls every named entity (all of them on the hourly safety-net run)
-from where its last successful pull ended up to now minus a few settle seconds, so a lost or repeated event
-costs latency, never data, and a burst of events makes one or two runs (`max_active_runs=1`). Files land
+from where its last successful pull ended up to the moment the run starts, so a lost or repeated event
+costs latency, never data, and a burst of events makes one or two runs (`max_active_runs=1`). The window
+ends when the run starts, not at the newest event it was handed: while a run is active, Airflow folds later
+events into the next run's queue entry and may hand them to neither run, but each such change happened
+before the next run started. Files land
 under
 
     {output_base}/acumatica_on_change/entity=<Entity>/<entity>-<window end>.jsonl
@@ -47,6 +50,7 @@ from airflow_provider_acumatica.triggers.push import AcumaticaPushTrigger
 
 ENTITIES: dict[str, dict[str, str]] = {"Customer": {}, "SalesOrder": {"expand": "Details"}}
 QUERIES = {"Customer: Last Modified": "Customer", "SalesOrder: Last Modified": "SalesOrder"}
+# A change stamped just before a window ends may still be committing: the extract reads this much later.
 SETTLE_SECONDS = 3.0
 FIRST_LOOKBACK = timedelta(days=1)
 
@@ -163,11 +167,12 @@ def on_change_dag(settings: OnChangeSettings) -> Any:
     def pull_on_change() -> None:
         @task
         def plan() -> list[dict[str, Any]]:
-            """The entities to pull, each from its last pull's end to now minus the settle time."""
+            """The entities to pull, each from its last pull's end to now, once transactions in flight could commit."""
             context = get_current_context()
             events = context["triggering_asset_events"]
-            _settle_past(latest_change(events))
-            end = datetime.now(UTC) - timedelta(seconds=SETTLE_SECONDS)
+            _wait_past(latest_change(events))
+            end = datetime.now(UTC)
+            time.sleep(SETTLE_SECONDS)
             pulled = Variable.get(settings.pulled_until, default={}, deserialize_json=True)
             base = output_base(context["params"]["output_base"])
             return [
@@ -187,12 +192,17 @@ def on_change_dag(settings: OnChangeSettings) -> Any:
 
         @task(outlets=[settings.files])
         def publish(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-            """Record where each pull ended, only now that its file landed, and publish the files."""
+            """Record where each pull ended, only now that its file landed, and publish the files.
+
+            A polling DAG also moves its change trigger's Variable watermark (read after a restart before 3.3);
+            a push-only DAG leaves it to the DAGs that poll, since setting one new Variable from two tasks at
+            once fails on Airflow 3.0."""
             pulled = Variable.get(settings.pulled_until, default={}, deserialize_json=True)
             for manifest in manifests:
                 entity, end = manifest["entity"], manifest["window"]["end"]
                 pulled[entity] = end
-                Variable.set(AcumaticaChangeTrigger.watermark_variable(settings.conn_id, entity), end)
+                if "poll" in settings.triggers:
+                    Variable.set(AcumaticaChangeTrigger.watermark_variable(settings.conn_id, entity), end)
             Variable.set(settings.pulled_until, pulled, serialize_json=True)
             summary = {"entities": {m["entity"]: m for m in manifests}, "records": sum(m["records"] for m in manifests)}
             get_current_context()["outlet_events"][settings.files].extra = summary
@@ -217,11 +227,11 @@ def _pull(entity: str, settings: OnChangeSettings, base: str, start: datetime, e
     }
 
 
-def _settle_past(moment: datetime | None) -> None:
-    """Wait (a minute at most) until the newest reported change is older than the settle time."""
+def _wait_past(moment: datetime | None) -> None:
+    """When Acumatica's clock runs ahead of ours, wait (a minute at most) until ours passes the newest change."""
     if moment is None:
         return
-    wait = (moment - datetime.now(UTC)).total_seconds() + SETTLE_SECONDS + 1
+    wait = (moment - datetime.now(UTC)).total_seconds() + 1
     time.sleep(min(max(wait, 0.0), 60.0))
 
 

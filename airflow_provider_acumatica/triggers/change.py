@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from airflow import __version__ as airflow_version
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.common.compat.sdk import Connection
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -42,6 +44,9 @@ from airflow_provider_acumatica.triggers.watermark import WatermarkStore, waterm
 
 # The hook retries nothing: a retry would hold the seat while it waits; the trigger backs off signed out.
 _NO_RETRIES = RetryPolicy(max_retries=0, max_seconds=0.0)
+# Before 3.0.3 a trigger's connection or Variable read races the trigger runner's own reads of the same pipe
+# and can stall every trigger of the triggerer (apache/airflow#50185, fixed by #51279).
+_STALLING_TRIGGERER = tuple(int(part) for part in re.findall(r"\d+", airflow_version)[:3]) < (3, 0, 3)
 # How long a cancelled trigger waits for the poll in flight, so that the poll's sign-out still happens.
 _SIGN_OUT_GRACE_SECONDS = 30.0
 
@@ -151,6 +156,12 @@ class AcumaticaChangeTrigger(BaseEventTrigger):
         return f"acumatica_change_watermark__{acumatica_conn_id}__{entity}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        if _STALLING_TRIGGERER:
+            self.log.warning(
+                "Airflow %s's triggerer can stall when a trigger reads a connection (apache/airflow#50185, fixed "
+                "in 3.0.3): upgrade Airflow, or wake the DAG with AcumaticaPushTrigger instead.",
+                airflow_version,
+            )
         store = watermark_store(self, self.watermark_key)
         watermark = await store.load()
         connection = await get_async_connection(self.acumatica_conn_id, AcumaticaHook)

@@ -107,6 +107,7 @@ class AcumaticaPushTrigger(BaseEventTrigger):
         return SpoolProducer(watcher, int(kwargs["max_batch"]))
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        self.log.info("Watching the push spool %s every %g s, in ack mode.", self.spool, self.poll_interval)
         async for batch in shared_stream:
             mine = [item for item in batch if self._wanted(item)]
             if mine:

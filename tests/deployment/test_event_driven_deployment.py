@@ -25,6 +25,7 @@ from pathlib import Path
 import airflow
 import pytest
 import requests
+from packaging.version import Version
 
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from airflow_provider_acumatica.sandbox.config import OAuthClient, SandboxUser
@@ -36,7 +37,10 @@ from tests.deployment.processes import ManagedProcess, free_port
 ROOT = Path(__file__).resolve().parents[2]
 PUSH_DAG = "acumatica_on_change"
 POLL_DAG = "acumatica_on_poll"
-DAG_IDS = (PUSH_DAG, POLL_DAG)
+# Before 3.0.3 a trigger that reads a connection can stall the whole triggerer (apache/airflow#50185, fixed by
+# #51279): the README says so, and only the push trigger runs there.
+POLLING = Version(airflow.__version__) >= Version("3.0.3")
+DAG_IDS = (PUSH_DAG, POLL_DAG) if POLLING else (PUSH_DAG,)
 ENTITY = "Customer"
 PASSWORD = "Pa55word-of-the-event-driven-api-user-4177"
 CLIENT_SECRET = "client-secret-of-the-event-driven-test-9046"
@@ -53,6 +57,8 @@ IDLE_TIMEOUT = 240
 # The dag-processor drops the triggers of a paused DAG when it next parses the file.
 PARSE_SECONDS = 5
 QUIET_SECONDS = 5 * POLL_SECONDS
+# The first test carries the whole set-up (PostgreSQL, migration, four components) and the 20 timed edits.
+pytestmark = pytest.mark.timeout(900)
 # Where the latency figures go as JSON, per Airflow version, when set (the README's figures come from it).
 REPORT_VARIABLE = "ACUMATICA_LATENCY_REPORT"
 
@@ -160,7 +166,8 @@ def dags_folder(root: Path) -> Path:
     folder = root / "dags"
     folder.mkdir()
     shutil.copy(ROOT / "dags" / f"{PUSH_DAG}.py", folder)
-    shutil.copy(Path(__file__).parent / "dags" / f"{POLL_DAG}.py", folder)
+    if POLLING:
+        shutil.copy(Path(__file__).parent / "dags" / f"{POLL_DAG}.py", folder)
     return folder
 
 
@@ -264,9 +271,9 @@ def scenario(server: SandboxServer, api: AirflowApi, root: Path) -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def latencies(scenario: Scenario, server: SandboxServer) -> dict[str, list[float]]:
-    """Edits two seconds apart, once the change trigger is seen polling."""
-    _wait_for_polls(server)
+def latencies(scenario: Scenario, deployment: AirflowDeployment) -> dict[str, list[float]]:
+    """Edits two seconds apart, once the triggerer runs every trigger."""
+    _wait_for_triggers(deployment)
     edits = []
     for _ in range(LATENCY_EDITS):
         edits.append(scenario.edit())
@@ -277,11 +284,12 @@ def latencies(scenario: Scenario, server: SandboxServer) -> dict[str, list[float
     return measured
 
 
-def _wait_for_polls(server: SandboxServer) -> None:
+def _wait_for_triggers(deployment: AirflowDeployment) -> None:
+    started = ["Watching the push spool", *([f"Watching {ENTITY} on acumatica_default"] if POLLING else [])]
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    while server.stats()["sessions"]["closed"] < 2:
+    while missing := [line for line in started if line not in deployment.component_output()]:
         if time.monotonic() > deadline:
-            raise DeploymentError(f"The change trigger never polled: {server.stats()}")
+            raise DeploymentError(f"No trigger logged {missing}:\n{deployment.describe_components()}")
         time.sleep(0.5)
 
 
@@ -305,6 +313,11 @@ def test_every_edit_lands_through_either_trigger(latencies: dict[str, list[float
     for dag_id in DAG_IDS:
         assert len(latencies[dag_id]) == LATENCY_EDITS, dag_id
         assert min(latencies[dag_id]) > 0, dag_id
+
+
+@pytest.mark.skipif(not POLLING, reason="Airflow before 3.0.3 stalls triggers that read a connection (#50185)")
+def test_the_change_trigger_woke_its_dag(latencies: dict[str, list[float]]) -> None:
+    assert len(latencies[POLL_DAG]) == LATENCY_EDITS
 
 
 @pytest.fixture(scope="module")
@@ -381,6 +394,13 @@ def test_no_secret_in_any_log(
     issued = server.issued_credentials()
     assert issued
     haystack = deployment.task_logs() + deployment.component_output() + receiver.output()
-    assert "Watching the push spool" in haystack and f"Watching {ENTITY} on acumatica_default" in haystack
     leaked = sorted(secret for secret in {PASSWORD, CLIENT_SECRET, PUSH_SECRET, *issued} if secret in haystack)
     assert leaked == []
+
+
+def test_no_task_needed_a_retry(paused_traffic: dict[str, int], deployment: AirflowDeployment) -> None:
+    """Nothing here is faulty, so a retry (hidden by the DAG's `retries`) would be a bug."""
+    retried = sorted(
+        str(path.relative_to(deployment.logs_folder)) for path in deployment.logs_folder.rglob("attempt=*.log")
+    )
+    assert [path for path in retried if not path.endswith("attempt=1.log")] == []
