@@ -385,7 +385,7 @@ def test_a_paused_dag_makes_no_api_traffic(paused_traffic: dict[str, int]) -> No
 def test_no_seat_is_left_in_use(paused_traffic: dict[str, int], server: SandboxServer) -> None:
     stats = server.stats()
     assert stats["seats_in_use"] == 0
-    assert stats["sessions"]["closed"] > LATENCY_EDITS
+    assert stats["sessions"]["closed"] == stats["sessions"]["opened"] > 0
 
 
 def test_no_secret_in_any_log(
