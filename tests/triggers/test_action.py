@@ -72,7 +72,7 @@ def rebuilt(trigger: AcumaticaActionTrigger) -> AcumaticaActionTrigger:
 
 def test_the_trigger_polls_until_done_signs_out_and_the_operator_reads_the_status(server: SandboxServer) -> None:
     record_id = opened_order(server)
-    server.set_faults(action_seconds=0.4)
+    server.set_faults(action_seconds=2.0)
     operator, trigger = deferred(record_id)
     assert server.stats()["seats_in_use"] == 1
     event = first_event(rebuilt(trigger))
