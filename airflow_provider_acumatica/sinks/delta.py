@@ -6,12 +6,14 @@ this interval, nothing is written. Upserts and deletes travel in the same MERGE 
 `_acumatica_delete`), so one interval is one Delta version and a failure leaves the previous version in place.
 
 Types must match the table exactly (after Delta's own normalisation, e.g. any timestamp with a zone is Delta
-`timestamp`); new columns are added as nullable in the same commit (`merge_schema=True`); a column missing from the
-change set stays and is null for new rows. Null-typed columns (all values missing, type unknown) carry nothing and are
-left out. Widening (int16 to int32, decimal precision) is refused on purpose: readers of the lake would see a column
-change type under them; rebuild the table instead.
+`timestamp`); new columns are added as nullable in the same commit (`merge_schema=True`); a column missing from
+the change set stays: updated rows keep their value, new rows get null. Null-typed columns (all values missing,
+type unknown) carry nothing and are left out. Widening (int16 to int32, decimal precision) is refused on purpose:
+readers of the lake would see a column change type under them; rebuild the table instead.
 
-The table's Delta `name` records the entity that wrote it; merging another entity into it is refused.
+The metadata of the table's `id` column records the entity that wrote it (`acumatica.entity`); merging another
+entity into it is refused. Not the Delta table `name`: delta-rs 1.6.6 drops name and description from the table
+metadata when a MERGE evolves the schema, while column metadata survives.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 DELETE_FLAG = "_acumatica_delete"
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
-_DESCRIPTION = "Current copy of the Acumatica entity {entity}, kept by airflow-provider-acumatica."
+ENTITY_KEY = "acumatica.entity"
 
 
 def load_deltalake() -> ModuleType:
@@ -121,7 +123,7 @@ class DeltaSink:
             delta_table: DeltaTable = deltalake.DeltaTable(uri, storage_options=self._storage_options)
         except (OSError, deltalake.exceptions.DeltaError) as error:
             raise AcumaticaError(f"Cannot read the Delta table at {uri}: {error}") from error
-        owner = delta_table.metadata().name
+        owner = _owner(delta_table)
         if owner != table:
             raise AcumaticaConfigError(
                 f"The Delta table at {uri} holds {owner or 'a table not written by this provider'}, not {table}; "
@@ -133,14 +135,13 @@ class DeltaSink:
         uri = self.table_uri(table)
         rows = source.drop_columns([DELETE_FLAG]) if DELETE_FLAG in source.column_names else source
         _check_delta_types(rows.schema, table)
+        rows = _stamped(rows, table)
         deltalake = self._deltalake
         try:
             deltalake.write_deltalake(
                 uri,
                 rows,
                 mode="error",
-                name=table,
-                description=_DESCRIPTION.format(entity=table),
                 storage_options=self._storage_options,
                 commit_properties=self._commit_properties(table, commit),
             )
@@ -189,6 +190,21 @@ class DeltaSink:
             deleted=int(metrics["num_target_rows_deleted"]),
             skipped_stale=max(records - inserted - updated, 0),
         )
+
+
+def _stamped(rows: pa.Table, table: str) -> pa.Table:
+    """Mark the key column with the entity, so a table can tell which entity it belongs to."""
+    index = rows.schema.get_field_index(KEY_COLUMN)
+    key = rows.schema.field(index).with_metadata({ENTITY_KEY: table})
+    return rows.cast(rows.schema.set(index, key))
+
+
+def _owner(existing: DeltaTable) -> str | None:
+    for item in existing.schema().fields:
+        if item.name == KEY_COLUMN:
+            owner = item.metadata.get(ENTITY_KEY)
+            return str(owner) if owner is not None else None
+    return None
 
 
 def _flagged_source(changes: ChangeSet) -> pa.Table:
