@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MergeMode = Literal["upsert", "snapshot"]
 MERGE_MODES: tuple[MergeMode, ...] = ("upsert", "snapshot")

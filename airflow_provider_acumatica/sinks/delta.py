@@ -25,11 +25,15 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
 from airflow_provider_acumatica.sinks.base import KEY_COLUMN, ChangeSet, CommitId, MergeResult
+
+INSTALL_HINT = "pip install 'airflow-provider-acumatica[lake]'"
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError as missing:
+    raise AcumaticaConfigError(f"Delta tables need pyarrow; install it with {INSTALL_HINT}.") from missing
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -46,8 +50,7 @@ def load_deltalake() -> ModuleType:
         import deltalake
     except ImportError as error:
         raise AcumaticaConfigError(
-            "Writing Delta tables needs the deltalake package; install it with "
-            "pip install 'airflow-provider-acumatica[lake]'."
+            f"Delta tables need the deltalake package; install it with {INSTALL_HINT}."
         ) from error
     return deltalake
 
@@ -83,7 +86,7 @@ class DeltaSink:
         merger = merger.when_not_matched_insert_all(f"NOT source.{DELETE_FLAG}", [DELETE_FLAG])
         if changes.mode == "snapshot":
             merger = merger.when_not_matched_by_source_delete()
-        return self._execute(merger, table, len(changes.records))
+        return self._execute(existing, merger, table, len(changes.records))
 
     def replace_children(
         self,
@@ -111,7 +114,7 @@ class DeltaSink:
         merger = merger.when_matched_update_all().when_not_matched_insert_all()
         if parent_ids:
             merger = merger.when_not_matched_by_source_delete(_in_list(f"target.{_quote(parent_column)}", parent_ids))
-        return self._execute(merger, child_table, len(lines))
+        return self._execute(existing, merger, child_table, len(lines))
 
     def _open(self, table: str) -> DeltaTable | None:
         uri = self.table_uri(table)
@@ -172,7 +175,8 @@ class DeltaSink:
             custom_metadata=commit.metadata(),
         )
 
-    def _execute(self, merger: TableMerger, table: str, records: int) -> MergeResult:
+    def _execute(self, existing: DeltaTable, merger: TableMerger, table: str, records: int) -> MergeResult:
+        """The merged table object moves to the version it committed; reopening could see a later writer's."""
         uri = self.table_uri(table)
         try:
             metrics = merger.execute()
@@ -182,9 +186,8 @@ class DeltaSink:
             ) from error
         inserted = int(metrics["num_target_rows_inserted"])
         updated = int(metrics["num_target_rows_updated"])
-        version = self._deltalake.DeltaTable(uri, storage_options=self._storage_options).version()
         return MergeResult(
-            version=version,
+            version=existing.version(),
             inserted=inserted,
             updated=updated,
             deleted=int(metrics["num_target_rows_deleted"]),

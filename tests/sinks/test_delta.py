@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 import pytest
@@ -311,3 +313,9 @@ def test_replace_children_with_no_lines_removes_all_lines_of_those_parents(sink:
 def test_replace_children_needs_the_parent_column(sink: DeltaSink) -> None:
     with pytest.raises(AcumaticaConfigError, match="'ParentId'"):
         sink.replace_children("SalesOrderDetails", lines([]), ["o1"], commit(1), parent_column="ParentId")
+
+
+def test_without_deltalake_the_error_says_how_to_install_it(tmp_path: Path) -> None:
+    with mock.patch.dict(sys.modules, {"deltalake": None}), pytest.raises(AcumaticaConfigError) as raised:
+        DeltaSink(str(tmp_path))
+    assert "pip install 'airflow-provider-acumatica[lake]'" in str(raised.value)
