@@ -2,8 +2,10 @@
 
 Each commit carries a Delta application transaction (app id per DAG and table, version = interval end in epoch
 microseconds). Before merging, the table's recorded version for that app id is read; if it is already at or past
-this interval, nothing is written. Upserts and deletes travel in the same MERGE source (deleted ids are rows flagged
-`_acumatica_delete`), so one interval is one Delta version and a failure leaves the previous version in place.
+this interval, nothing is written. A concurrent writer that commits the same app id first makes delta-rs's
+conflict check fail this commit (ConcurrentTransaction) rather than apply the interval twice. Upserts and deletes
+travel in the same MERGE source (deleted ids are rows flagged `_acumatica_delete`), so one interval is one Delta
+version and a failure leaves the previous version in place.
 
 Types must match the table exactly (after Delta's own normalisation, e.g. any timestamp with a zone is Delta
 `timestamp`); new columns are added as nullable in the same commit (`merge_schema=True`); a column missing from
@@ -22,10 +24,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
+from airflow_provider_acumatica.masking import mask, scrub
 from airflow_provider_acumatica.sinks.base import KEY_COLUMN, ChangeSet, CommitId, MergeResult
 
 INSTALL_HINT = "pip install 'airflow-provider-acumatica[lake]'"
@@ -36,12 +39,13 @@ except ImportError as missing:
     raise AcumaticaConfigError(f"Delta tables need pyarrow; install it with {INSTALL_HINT}.") from missing
 
 if TYPE_CHECKING:
-    from deltalake import DeltaTable
+    from deltalake import CommitProperties, DeltaTable
     from deltalake.table import TableMerger
 
 DELETE_FLAG = "_acumatica_delete"
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
 ENTITY_KEY = "acumatica.entity"
+_SECRET_MARKERS = ("SECRET", "KEY", "TOKEN", "SAS", "PASSWORD")
 
 
 def load_deltalake() -> ModuleType:
@@ -62,6 +66,13 @@ class DeltaSink:
         self._deltalake = load_deltalake()
         self.table_base = table_base.rstrip("/")
         self._storage_options = dict(storage_options or {})
+        self._secrets = tuple(
+            value
+            for key, value in self._storage_options.items()
+            if any(part in key.upper() for part in _SECRET_MARKERS)
+        )
+        for secret in self._secrets:
+            mask(secret)
 
     def table_uri(self, table: str) -> str:
         if not table or "/" in table or table in {".", ".."}:
@@ -125,7 +136,7 @@ class DeltaSink:
                 return None
             delta_table: DeltaTable = deltalake.DeltaTable(uri, storage_options=self._storage_options)
         except (OSError, deltalake.exceptions.DeltaError) as error:
-            raise AcumaticaError(f"Cannot read the Delta table at {uri}: {error}") from error
+            raise AcumaticaError(f"Cannot read the Delta table at {uri}: {self._reason(error)}") from error
         owner = _owner(delta_table)
         if owner != table:
             raise AcumaticaConfigError(
@@ -149,8 +160,14 @@ class DeltaSink:
                 commit_properties=self._commit_properties(table, commit),
             )
         except (OSError, deltalake.exceptions.DeltaError) as error:
-            raise AcumaticaError(f"Creating the Delta table at {uri} failed; nothing was committed: {error}") from error
+            raise AcumaticaError(
+                f"Creating the Delta table at {uri} failed; nothing was committed: {self._reason(error)}"
+            ) from error
         return MergeResult(version=0, inserted=len(rows))
+
+    def _reason(self, error: Exception) -> str:
+        """delta-rs errors may echo a URL or option; strip the secrets before the text reaches a log."""
+        return scrub(str(error), self._secrets)
 
     def _already_committed(self, existing: DeltaTable, table: str, commit: CommitId) -> MergeResult | None:
         recorded = existing.transaction_version(commit.app_id(table))
@@ -168,12 +185,13 @@ class DeltaSink:
             commit_properties=self._commit_properties(table, commit),
         )
 
-    def _commit_properties(self, table: str, commit: CommitId) -> Any:
+    def _commit_properties(self, table: str, commit: CommitId) -> CommitProperties:
         deltalake = self._deltalake
-        return deltalake.CommitProperties(
+        properties: CommitProperties = deltalake.CommitProperties(
             app_transactions=[deltalake.Transaction(commit.app_id(table), commit.version)],
             custom_metadata=commit.metadata(),
         )
+        return properties
 
     def _execute(self, existing: DeltaTable, merger: TableMerger, table: str, records: int) -> MergeResult:
         """The merged table object moves to the version it committed; reopening could see a later writer's."""
@@ -182,7 +200,7 @@ class DeltaSink:
             metrics = merger.execute()
         except (OSError, self._deltalake.exceptions.DeltaError) as error:
             raise AcumaticaError(
-                f"Merging into the Delta table at {uri} failed; nothing was committed: {error}"
+                f"Merging into the Delta table at {uri} failed; nothing was committed: {self._reason(error)}"
             ) from error
         inserted = int(metrics["num_target_rows_inserted"])
         updated = int(metrics["num_target_rows_updated"])
