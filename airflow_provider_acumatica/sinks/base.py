@@ -6,8 +6,8 @@ exactly once per interval, so a retried or re-run task never applies the same in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 MergeMode = Literal["upsert", "snapshot"]
 MERGE_MODES: tuple[MergeMode, ...] = ("upsert", "snapshot")
 KEY_COLUMN = "id"
+NOTE_PREFIX = "acumatica."
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -50,12 +51,17 @@ class ChangeSet:
 
 @dataclass(frozen=True)
 class CommitId:
-    """Which DAG run and interval a commit belongs to; the interval end orders commits of one table."""
+    """Which DAG run and interval a commit belongs to; the interval end orders commits of one table.
+
+    `notes` (e.g. the deletion mode used) are recorded with the commit under `acumatica.` keys, so a later run
+    can read them back from the table's history.
+    """
 
     dag_id: str
     run_id: str
     interval_start: datetime
     interval_end: datetime
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.interval_end.tzinfo is None or self.interval_start.tzinfo is None:
@@ -74,6 +80,7 @@ class CommitId:
     def metadata(self) -> dict[str, str]:
         """Recorded in the commit so the table history says which run wrote what."""
         return {
+            **{f"{NOTE_PREFIX}{key}": value for key, value in self.notes.items()},
             "acumatica.dag_id": self.dag_id,
             "acumatica.run_id": self.run_id,
             "acumatica.interval_start": self.interval_start.isoformat(),
@@ -110,4 +117,12 @@ class TableSink(Protocol):
         parent_column: str,
     ) -> MergeResult:
         """Make the lines of `parent_ids` exactly `lines` in one commit; other parents' lines stay."""
+        ...
+
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table | None:
+        """The table's current rows (only `columns` if given), or None when the table does not exist yet."""
+        ...
+
+    def last_note(self, table: str, key: str) -> str | None:
+        """The newest value of a commit note (`CommitId.notes`) in the table's recent history, or None."""
         ...

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError, AcumaticaError
 from airflow_provider_acumatica.masking import mask, scrub
-from airflow_provider_acumatica.sinks.base import KEY_COLUMN, ChangeSet, CommitId, MergeResult
+from airflow_provider_acumatica.sinks.base import KEY_COLUMN, NOTE_PREFIX, ChangeSet, CommitId, MergeResult
 
 INSTALL_HINT = "pip install 'airflow-provider-acumatica[lake]'"
 try:
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 DELETE_FLAG = "_acumatica_delete"
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
 ENTITY_KEY = "acumatica.entity"
+HISTORY_LIMIT = 2000
 _SECRET_MARKERS = ("SECRET", "KEY", "TOKEN", "SAS", "PASSWORD")
 
 
@@ -169,26 +170,67 @@ class DeltaSink:
         """delta-rs errors may echo a URL or option; strip the secrets before the text reaches a log."""
         return scrub(str(error), self._secrets)
 
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table | None:
+        """Read through delta-rs's own engine: a pyarrow dataset scan can abort the process at exit (delta-rs#2184)."""
+        existing = self._open(table)
+        if existing is None:
+            return None
+        selected = ", ".join('"' + column.replace('"', '""') + '"' for column in columns) if columns else "*"
+        query = self._deltalake.QueryBuilder().register("replica", existing)
+        try:
+            statement = f"SELECT {selected} FROM replica"  # noqa: S608 - identifiers quoted, no values
+            return pa.table(query.execute(statement).read_all())
+        except (OSError, self._deltalake.exceptions.DeltaError) as error:
+            raise AcumaticaError(
+                f"Cannot read the Delta table at {self.table_uri(table)}: {self._reason(error)}"
+            ) from error
+
+    def last_note(self, table: str, key: str) -> str | None:
+        existing = self._open(table)
+        if existing is None:
+            return None
+        for entry in existing.history(HISTORY_LIMIT):
+            value = entry.get(f"{NOTE_PREFIX}{key}")
+            if value is not None:
+                return str(value)
+        return None
+
     def _already_committed(self, existing: DeltaTable, table: str, commit: CommitId) -> MergeResult | None:
+        """The app transaction holds the newest interval committed; an older one is looked up in the history.
+
+        A late interval (a cleared old run, a backfill) that never committed is applied: its records carry older
+        stamps, so they never overwrite newer rows, and the recorded version stays at the newest interval.
+        """
         recorded = existing.transaction_version(commit.app_id(table))
         if recorded is None or recorded < commit.version:
             return None
+        if recorded > commit.version and not self._in_history(existing, commit):
+            return None
         return MergeResult(version=existing.version(), already_committed=True)
 
+    def _in_history(self, existing: DeltaTable, commit: CommitId) -> bool:
+        interval_end = commit.interval_end.isoformat()
+        return any(
+            entry.get("acumatica.dag_id") == commit.dag_id and entry.get("acumatica.interval_end") == interval_end
+            for entry in existing.history(HISTORY_LIMIT)
+        )
+
     def _merger(self, existing: DeltaTable, source: pa.Table, table: str, commit: CommitId) -> TableMerger:
+        recorded = existing.transaction_version(commit.app_id(table)) or 0
         return existing.merge(
             source,
             f"target.{KEY_COLUMN} = source.{KEY_COLUMN}",
             source_alias="source",
             target_alias="target",
             merge_schema=True,
-            commit_properties=self._commit_properties(table, commit),
+            commit_properties=self._commit_properties(table, commit, max(recorded, commit.version)),
         )
 
-    def _commit_properties(self, table: str, commit: CommitId) -> CommitProperties:
+    def _commit_properties(self, table: str, commit: CommitId, version: int | None = None) -> CommitProperties:
+        """Delta lets an app transaction's version go down; a late interval keeps the newest one recorded."""
         deltalake = self._deltalake
         properties: CommitProperties = deltalake.CommitProperties(
-            app_transactions=[deltalake.Transaction(commit.app_id(table), commit.version)],
+            app_transactions=[deltalake.Transaction(commit.app_id(table), version or commit.version)],
             custom_metadata=commit.metadata(),
         )
         return properties
