@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from tests.airflow_runs import AirflowHome
+from tests.s3 import running_s3
 
 SANDBOX_RECORDS = 250
 
@@ -25,6 +26,12 @@ SANDBOX_RECORDS = 250
 def sandbox_server() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(records=SANDBOX_RECORDS)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 API on loopback with one bucket, `tests.s3.BUCKET`."""
+    yield from running_s3()
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def arrow_schema(schema: EntitySchema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _arrow_type(f)) for f in schema.fields])
 
 
-def _record_batch(records: list[dict[str, Any]], schema: EntitySchema, target: pa.Schema) -> pa.RecordBatch:
+def record_batch(records: list[dict[str, Any]], schema: EntitySchema, target: pa.Schema) -> pa.RecordBatch:
     columns = [_column([record.get(f.name) for record in records], f) for f in schema.fields]
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
@@ -65,7 +65,7 @@ class ParquetSink:
         self._pending_rows = 0
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        batch = _record_batch(records, self._schema, self._target)
+        batch = record_batch(records, self._schema, self._target)
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         while self._pending_rows >= self._row_group_size:

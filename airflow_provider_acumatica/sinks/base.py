@@ -111,12 +111,16 @@ class TableSink(Protocol):
         self,
         child_table: str,
         lines: pa.Table,
-        parent_ids: Sequence[str],
+        parent_ids: Sequence[str] | None,
         commit: CommitId,
         *,
         parent_column: str,
     ) -> MergeResult:
-        """Make the lines of `parent_ids` exactly `lines` in one commit; other parents' lines stay."""
+        """Make the lines of `parent_ids` (None: of every parent) exactly `lines` in one commit."""
+        ...
+
+    def exists(self, table: str) -> bool:
+        """Whether the table was created; a replica starts with a full snapshot when it was not."""
         ...
 
     def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table | None:

@@ -104,12 +104,12 @@ class DeltaSink:
         self,
         child_table: str,
         lines: pa.Table,
-        parent_ids: Sequence[str],
+        parent_ids: Sequence[str] | None,
         commit: CommitId,
         *,
         parent_column: str,
     ) -> MergeResult:
-        """Lines of the given parents become exactly `lines`: dropped lines go, other parents' lines stay."""
+        """Lines of the given parents (None: of every parent) become exactly `lines`; other parents' lines stay."""
         if parent_column not in lines.column_names or KEY_COLUMN not in lines.column_names:
             raise AcumaticaConfigError(
                 f"Child lines need an {KEY_COLUMN!r} and a {parent_column!r} column; select both for {child_table}."
@@ -124,7 +124,9 @@ class DeltaSink:
         _check_types(existing, source, child_table)
         merger = self._merger(existing, source, child_table, commit)
         merger = merger.when_matched_update_all().when_not_matched_insert_all()
-        if parent_ids:
+        if parent_ids is None:
+            merger = merger.when_not_matched_by_source_delete()
+        elif parent_ids:
             merger = merger.when_not_matched_by_source_delete(_in_list(f"target.{_quote(parent_column)}", parent_ids))
         return self._execute(existing, merger, child_table, len(lines))
 
@@ -169,6 +171,9 @@ class DeltaSink:
     def _reason(self, error: Exception) -> str:
         """delta-rs errors may echo a URL or option; strip the secrets before the text reaches a log."""
         return scrub(str(error), self._secrets)
+
+    def exists(self, table: str) -> bool:
+        return self._open(table) is not None
 
     def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table | None:
         """Read through delta-rs's own engine: a pyarrow dataset scan can abort the process at exit (delta-rs#2184)."""

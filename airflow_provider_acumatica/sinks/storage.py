@@ -26,10 +26,17 @@ _LOOPBACK_NAMES = frozenset({"localhost"})
 class StorageConnection(Protocol):
     """The parts of an Airflow connection used here (airflow.models and airflow.sdk connections both fit)."""
 
-    conn_id: str | None
-    conn_type: str | None
-    login: str | None
-    password: str | None
+    @property
+    def conn_id(self) -> str | None: ...
+
+    @property
+    def conn_type(self) -> str | None: ...
+
+    @property
+    def login(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
 
     @property
     def extra_dejson(self) -> dict[str, Any]: ...

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,16 +10,15 @@ from unittest import mock
 
 import pyarrow as pa
 import pytest
-import requests
 from airflow.models import Connection
 from deltalake import DeltaTable
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.sinks import ChangeSet, CommitId, DeltaSink, storage_options_from_connection
 from airflow_provider_acumatica.sinks import storage as storage_module
+from tests.s3 import BUCKET
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
-BUCKET = "lake"
 
 
 def connection(conn_type: str, **fields: Any) -> Connection:
@@ -130,42 +123,6 @@ def test_azure_connection_without_an_account_is_refused() -> None:
 def test_another_connection_type_is_refused() -> None:
     with pytest.raises(AcumaticaConfigError, match=r"type 'http'.*use an adls, aws, azure_data_lake"):
         storage_options_from_connection(connection("http", password=SECRET))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3 API (moto's server) on loopback with one bucket; CI must have moto, elsewhere it is optional."""
-    if importlib.util.find_spec("moto") is None and os.environ.get("CI") != "true":
-        pytest.skip("moto is not installed; pip install 'moto[server]' to run the S3 tests")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(endpoint, timeout=1)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None, "moto server exited at start"
-                assert time.monotonic() < deadline, "moto server did not answer within 30 s"
-                time.sleep(0.2)
-        assert requests.put(f"{endpoint}/{BUCKET}", timeout=10).status_code == 200
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_merge_remerge_and_delete_on_s3(s3_endpoint: str) -> None:
