@@ -8,8 +8,8 @@ for that moment; never a parent whose lines are missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ class Pull:
     version: str
     details: tuple[str, ...]
     page_size: int
+    custom: Mapping[str, str] = field(default_factory=dict)
 
 
 class RecordReplication:
@@ -89,7 +90,7 @@ class RecordReplication:
         return found.mode, results
 
     def _read(self, window: Window | None, stamp: str | None, last_seen: datetime) -> ReplicaRows:
-        rows = ReplicaRows(self._pull.schema, self._pull.details, last_seen)
+        rows = ReplicaRows(self._pull.schema, self._pull.details, last_seen, self._pull.custom)
         query_filter = None
         if window is not None and stamp is not None:
             query_filter = window.filter(stamp, self._pull.version)
@@ -100,6 +101,7 @@ class RecordReplication:
             self._entity,
             filter=query_filter,
             expand=",".join(self._pull.details) or None,
+            custom=",".join(self._pull.custom) or None,
             page_size=self._pull.page_size,
             endpoint_version=self._pull.version,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseHook, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowSkipException, Asset, AssetAlias, BaseHook, BaseOperator
 
 from airflow_provider_acumatica.catalog import EntityInfo, known_entity
-from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+from airflow_provider_acumatica.exceptions import AcumaticaApiError, AcumaticaConfigError
 from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.incremental import Window, explicit_window, window_from_context
 from airflow_provider_acumatica.operators.deleted_records import DEFAULT_RETENTION_DAYS
@@ -36,7 +37,9 @@ class AcumaticaReplicateOperator(BaseOperator):
     replaced as a set, committed just before the parent's table, so a retry after a failure between the two
     commits skips the lines (already committed) and commits the parent. An entity without a last-modified
     field, and a run without a data interval, takes a full snapshot: rows not seen are deleted. An inquiry form
-    is read once per parameter set (`parameters`: a dict, or a list of them) and its rows for that set replaced.
+    is read once per parameter set (`parameters`: a dict, or a list of them) and its rows for that set replaced;
+    with `skip_if_parameters_required`, a form read without parameters that the server says needs some (422)
+    skips the task instead of failing it (a DAG that replicates every form of an endpoint).
 
     Every commit carries the run as a Delta application transaction: a retried or re-run interval that
     committed changes nothing, and a killed task leaves the table at its last version. One task per table at a
@@ -72,6 +75,7 @@ class AcumaticaReplicateOperator(BaseOperator):
         window_start: str | None = None,
         window_end: str | None = None,
         page_size: int = 1000,
+        skip_if_parameters_required: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,6 +103,7 @@ class AcumaticaReplicateOperator(BaseOperator):
         self.window_start = window_start
         self.window_end = window_end
         self.page_size = check_page_size(page_size)
+        self.skip_if_parameters_required = skip_if_parameters_required
         if not self.outlets:
             self.outlets = [AssetAlias(name=f"acumatica:{self.dag_id or 'no-dag'}.{self.task_id}")]
         self._hooks: list[AcumaticaHook] = []
@@ -138,7 +143,14 @@ class AcumaticaReplicateOperator(BaseOperator):
         commit = _commit(context, self.dag_id, incremental, started)
         from airflow_provider_acumatica.operators.replica_records import Pull, RecordReplication, chosen_details
 
-        pull = Pull(schema, version, chosen_details(schema, self.details), self.page_size)
+        custom = hook.custom_fields(self.entity, version)
+        pull = Pull(
+            schema,
+            version,
+            chosen_details(schema, self.details),
+            self.page_size,
+            {**custom.fields, **custom.attributes},
+        )
         policy = DeletionPolicy(self.deletes, timedelta(days=self.retention_days), self.reconcile_every)
         mode, tables = RecordReplication(hook, sink, pull, self.log).run(incremental, stamp, commit, policy)
         return self._summary(sink, incremental, mode, tables)
@@ -188,7 +200,7 @@ class AcumaticaReplicateOperator(BaseOperator):
             raise AcumaticaConfigError(f"{self.entity} has no result array {result_field!r} in swagger.json.")
         result: MergeResult | None = None
         for number, parameters in enumerate(_parameter_sets(self.parameters), start=1):
-            rows = hook.read_inquiry(self.entity, result_field, dict(parameters), endpoint_version=version)
+            rows = self._read_inquiry(hook, result_field, parameters, version)
             table, key = inquiry_rows(map(unwrap_record, rows), member.schema, parameters, commit.interval_end)
             self.log.info("Inquiry %s, parameter set %s: %s rows.", self.entity, sorted(parameters), len(table))
             this = sink.replace_children(
@@ -197,6 +209,20 @@ class AcumaticaReplicateOperator(BaseOperator):
             result = this if result is None else _added(result, this)
         assert result is not None
         return {self.entity: result}
+
+    def _read_inquiry(
+        self, hook: AcumaticaHook, result_field: str, parameters: Mapping[str, Any], version: str
+    ) -> list[dict[str, Any]]:
+        """The form's rows; a form that needs parameters nobody gave is skipped when the DAG says so (422)."""
+        try:
+            return hook.read_inquiry(self.entity, result_field, dict(parameters), endpoint_version=version)
+        except AcumaticaApiError as error:
+            if error.http_status != 422 or self.parameters is not None or not self.skip_if_parameters_required:
+                raise
+            raise AirflowSkipException(
+                f"{self.entity} needs parameters to be read ({error}); give it parameter sets "
+                "(parameters=[{field: value}, ...]) to replicate it."
+            ) from None
 
     def _summary(
         self, sink: DeltaSink, window: Window | None, mode: str, tables: Mapping[str, MergeResult]
@@ -229,8 +255,8 @@ class AcumaticaReplicateOperator(BaseOperator):
             extra = _flat_extra(summary, name, table)
             for outlet in self.outlets:
                 if isinstance(outlet, AssetAlias):
-                    events[outlet].add(Asset(uri=table["uri"]), extra=extra)
-                elif isinstance(outlet, Asset) and outlet.uri == table["uri"]:
+                    events[outlet].add(Asset(uri=asset_uri(table["uri"])), extra=extra)
+                elif isinstance(outlet, Asset) and outlet.uri == asset_uri(table["uri"]):
                     events[outlet].extra.update(extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -247,6 +273,13 @@ class AcumaticaReplicateOperator(BaseOperator):
             scheme = parsed.scheme if len(parsed.scheme) > 1 else "file"
             outputs.append(Dataset(namespace=f"{scheme}://{parsed.netloc}", name=parsed.path))
         return OperatorLineage(inputs=[Dataset(namespace=namespace, name=name)], outputs=outputs)
+
+
+def asset_uri(table_uri: str) -> str:
+    """A table's asset: its object-store URI, or a `file://` URI for a local path."""
+    if "://" in table_uri:
+        return table_uri
+    return Path(table_uri).resolve().as_uri()
 
 
 def _commit(context: Any, dag_id: str | None, window: Window | None, started: datetime) -> CommitId:

@@ -29,6 +29,18 @@ ATTACHMENTS = "files"
 _NOT_COLUMNS = frozenset({"rowNumber"})
 _NOT_VALUES = frozenset({FieldType.LINKED, FieldType.DETAIL})
 _ROW = "__acumatica_row"
+_CUSTOM_TYPES = {
+    "CustomBooleanField": FieldType.BOOLEAN,
+    "CustomByteField": FieldType.INT16,
+    "CustomDateTimeField": FieldType.DATETIME,
+    "CustomDecimalField": FieldType.DECIMAL,
+    "CustomDoubleField": FieldType.DOUBLE,
+    "CustomGuidField": FieldType.GUID,
+    "CustomIntField": FieldType.INT32,
+    "CustomLongField": FieldType.INT64,
+    "CustomShortField": FieldType.INT16,
+    "CustomStringField": FieldType.STRING,
+}
 
 
 def child_table(entity: str, detail: str) -> str:
@@ -46,13 +58,32 @@ def detail_collections(schema: EntitySchema) -> tuple[str, ...]:
     return tuple(f.name for f in schema.details if f.name != ATTACHMENTS)
 
 
-class ReplicaRows:
-    """The records and detail lines of one pull, as Arrow tables; each record once, its last copy winning."""
+def custom_columns(custom: Mapping[str, str]) -> tuple[SchemaField, ...]:
+    """Columns `custom_{View}_{Field}` for custom fields (`View.Field` -> `CustomStringField`, ...)."""
+    return tuple(
+        SchemaField(f"custom_{path.replace('.', '_')}", _CUSTOM_TYPES.get(kind, FieldType.STRING), path)
+        for path, kind in custom.items()
+    )
 
-    def __init__(self, schema: EntitySchema, details: Sequence[str], last_seen: datetime) -> None:
+
+class ReplicaRows:
+    """The records and detail lines of one pull, as Arrow tables; each record once, its last copy winning.
+
+    `custom` (`View.Field` -> custom field type, from `$adHocSchema`) adds a column per custom field or
+    attribute, read from the record's `custom` member.
+    """
+
+    def __init__(
+        self,
+        schema: EntitySchema,
+        details: Sequence[str],
+        last_seen: datetime,
+        custom: Mapping[str, str] | None = None,
+    ) -> None:
         self.entity = schema.name
         self._last_seen = last_seen
-        self._records = _Batches(row_schema(schema))
+        self._custom = custom_columns(custom or {})
+        self._records = _Batches(row_schema(schema, *self._custom))
         parent = SchemaField(PARENT_COLUMN, FieldType.GUID, "parent record id")
         self._lines = {name: _Batches(row_schema(_detail_schema(schema, name), parent)) for name in details}
 
@@ -62,11 +93,19 @@ class ReplicaRows:
 
     def add(self, records: list[dict[str, Any]]) -> None:
         """One page of unwrapped records (`records.unwrap_record`)."""
-        self._records.add(records)
+        self._records.add([self._with_custom(record) for record in records] if self._custom else records)
         for name, lines in self._lines.items():
             lines.add(
                 [{**line, PARENT_COLUMN: record[KEY_COLUMN]} for record in records for line in record.get(name) or ()]
             )
+
+    def _with_custom(self, record: dict[str, Any]) -> dict[str, Any]:
+        custom = record.get("custom") or {}
+        values = {}
+        for column in self._custom:
+            view, name = column.source.split(".", 1)
+            values[column.name] = (custom.get(view) or {}).get(name)
+        return {**record, **values}
 
     def records(self) -> pa.Table:
         return _last_seen(_last_per_id(self._records.table()), self._last_seen)

@@ -12,13 +12,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import requests
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 
 from airflow_provider_acumatica.exceptions import AcumaticaConfigError
 from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
-from airflow_provider_acumatica.records import unwrap_record
 from airflow_provider_acumatica.sandbox import SandboxServer
+from tests import replica_checks
 from tests.connections import use_connection
+from tests.replica_checks import differences, stored
 from tests.s3 import BUCKET
 
 ORDER_DETAILS = ("Details",)
@@ -62,19 +63,6 @@ def edit(server: SandboxServer, entity: str, seed: int, **counts: int) -> dict[s
     return result
 
 
-def erp(server: SandboxServer, entity: str) -> dict[str, dict[str, Any]]:
-    answer = requests.get(f"{server.base_url}/_sandbox/state/{entity}", timeout=30)
-    answer.raise_for_status()
-    return {record["id"]: unwrap_record(record) for record in answer.json()}
-
-
-def stored(uri: str, **storage_options: str) -> list[dict[str, Any]]:
-    table = DeltaTable(uri, storage_options=storage_options or None)
-    reader = QueryBuilder().register("stored", table).execute("SELECT * FROM stored")
-    rows: list[dict[str, Any]] = pa.table(reader.read_all()).to_pylist()
-    return rows
-
-
 def replicate(lake: Path | str, entity: str, context: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     operator = AcumaticaReplicateOperator(task_id=f"replicate_{entity}", entity=entity, table_base=str(lake), **kwargs)
     summary: dict[str, Any] = operator.execute(context)
@@ -82,18 +70,11 @@ def replicate(lake: Path | str, entity: str, context: dict[str, Any], **kwargs: 
 
 
 def assert_equal_to_erp(server: SandboxServer, lake: Path, entity: str, details: tuple[str, ...] = ()) -> None:
-    """Every live record once with the ERP's values; every line of every record, nothing else."""
-    live = erp(server, entity)
-    rows = {row["id"]: row for row in stored(f"{lake}/{entity}")}
-    assert sorted(rows) == sorted(live)
-    for key, row in rows.items():
-        for column, value in row.items():
-            if isinstance(value, str) and column in live[key]:
-                assert value == live[key][column], (key, column)
-    for detail in details:
-        lines = stored(f"{lake}/{entity}__{detail}")
-        expected = sorted((key, line["id"]) for key, record in live.items() for line in record.get(detail) or ())
-        assert sorted((line["parent_id"], line["id"]) for line in lines) == expected
+    assert differences(server.base_url, str(lake), entity, details) == []
+
+
+def erp(server: SandboxServer, entity: str) -> dict[str, dict[str, Any]]:
+    return replica_checks.erp(server.base_url, entity)
 
 
 def seats_free(server: SandboxServer) -> bool:
@@ -263,6 +244,9 @@ def test_a_newly_published_custom_field_adds_a_nullable_column(
     edit(server, "Customer", 3, updates=2)
     summary = replicate(lake, "Customer", intervals.next(), details=())
     assert summary["tables"]["Customer"]["updated"] == 2
+    rows = stored(f"{lake}/Customer")
+    assert all("custom_BAccount_UsrLoyaltyTier" in row for row in rows)
+    assert any(row["custom_BAccount_UsrLoyaltyTier"] is not None for row in rows)
     assert_equal_to_erp(server, lake, "Customer")
 
 
