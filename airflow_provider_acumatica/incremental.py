@@ -69,9 +69,9 @@ def _moment(name: str, value: str | datetime) -> datetime:
 
 
 def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """A plain `datetime` in UTC, also for Airflow's pendulum values: pendulum 3 drops a stdlib tzinfo on `+`."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC)
 
 
 def version_tuple(endpoint_version: str) -> tuple[int, ...]:

@@ -55,3 +55,14 @@ def test_field_names_are_checked() -> None:
     check_field_name("MainContact/LastModified")
     with pytest.raises(AcumaticaConfigError, match="not a field name"):
         check_field_name("LastModified gt 1")
+
+
+def test_windows_from_pendulum_intervals_stay_aware_under_arithmetic() -> None:
+    """Airflow hands out pendulum values; pendulum 3 drops a stdlib tzinfo on `+`, so windows hold plain datetimes."""
+    import pendulum
+
+    start = pendulum.datetime(2026, 1, 1, tz="UTC")
+    window = window_from_context({"data_interval_start": start, "data_interval_end": start.add(hours=1)})
+    assert window is not None
+    assert (window.end + timedelta(microseconds=1)).tzinfo is UTC
+    assert type(window.start) is datetime
