@@ -29,7 +29,9 @@ backoff; Airflow retries a failed task on top (`retries`).
 **Settings.** Params `conn_id`, `endpoint_version` (empty: the connection's), `table_base` (empty:
 Variable `acumatica_lake_base`, else `$AIRFLOW_HOME/data/lake`), `table_conn_id` (an aws, google or
 wasb connection for `s3://`, `gs://`, `az://`), `include`, `exclude`, `inquiry_parameters`,
-`deletes`. No work happens when the file is parsed.
+`deletes`, `deletes_by_entity` (e.g. `{"SalesInvoice": "reconcile"}`), and `window_start`/`window_end`
+(ISO 8601, both or neither: a manual run over that window instead of the data interval). No work
+happens when the file is parsed.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ REPLICA_TABLES = AssetAlias("acumatica:acumatica_replicate.replicate")
         "exclude": Param([], type="array", description="Never these entities."),
         "inquiry_parameters": Param({}, type="object", description="Inquiry form -> list of parameter sets."),
         "deletes": Param("auto", enum=["auto", "tracked", "reconcile", "none"], description="Deletion mode."),
+        "deletes_by_entity": Param({}, type="object", description="Entity -> deletion mode, overriding deletes."),
+        "window_start": Param("", type="string", description="ISO 8601 start (empty: the data interval's)."),
+        "window_end": Param("", type="string", description="ISO 8601 end (empty: the data interval's)."),
     },
     default_args={
         "owner": "data-engineering",
@@ -76,6 +81,7 @@ def acumatica_replicate() -> None:
     @task
     def discover() -> list[dict[str, Any]]:
         """One set of arguments per entity the endpoint has, narrowed by the include and exclude params."""
+        from airflow_provider_acumatica.exceptions import AcumaticaConfigError
         from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
         from airflow_provider_acumatica.output.defaults import lake_base
 
@@ -89,18 +95,20 @@ def acumatica_replicate() -> None:
         ]
         unknown = sorted(set(params["include"]) - {entity.name for entity in entities})
         if unknown:
-            raise ValueError(f"include names entities the endpoint does not have: {', '.join(unknown)}.")
+            raise AcumaticaConfigError(f"include names entities the endpoint does not have: {', '.join(unknown)}.")
         common = {
             "acumatica_conn_id": params["conn_id"],
             "endpoint_version": params["endpoint_version"] or None,
             "table_base": lake_base(params["table_base"]),
             "table_conn_id": params["table_conn_id"] or None,
+            "window_start": params["window_start"] or None,
+            "window_end": params["window_end"] or None,
         }
         return [
             {
                 **common,
                 "entity": entity.name,
-                "deletes": params["deletes"],
+                "deletes": params["deletes_by_entity"].get(entity.name, params["deletes"]),
                 "parameters": params["inquiry_parameters"].get(entity.name) if entity.is_inquiry else None,
             }
             for entity in chosen

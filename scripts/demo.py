@@ -1,24 +1,35 @@
-"""The main job: run the `acumatica_data_pull` DAG in a local Airflow against the sandbox.
+"""The main job: replicate the sandbox's endpoint into Delta tables under ./lake with `acumatica_replicate`.
 
-`python3 dev.py demo` runs this inside the project's environment, with its own AIRFLOW_HOME. It
-migrates the SQLite metadata database, creates the `acumatica_api` pool, starts the sandbox, runs
-one data interval (yesterday) with `airflow dags test`, and prints where the files landed with
-their record counts. Running it again replaces the files atomically.
+`python3 dev.py demo` runs this inside the project's environment, with its own AIRFLOW_HOME. It migrates the
+SQLite metadata database, creates the `acumatica_api` pool, starts the sandbox and runs the DAG with
+`airflow dags test` for two consecutive windows: the first loads every table; between the two, the ERP changes
+(inserts, updates, detail lines, deletions of a tracked and of an untracked entity). It then prints, for every
+table, its row count beside the sandbox's live count and the deletions applied. Running it again starts over.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
+import requests
+
+from airflow_provider_acumatica.catalog import known_entity
+from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "output"
+LAKE = ROOT / "lake"
 SEATS = 2
 
 
@@ -53,37 +64,121 @@ def connection(base_url: str) -> str:
     )
 
 
-def landed(day: str) -> list[tuple[Path, int]]:
-    files = sorted((OUTPUT / f"dt={day}").glob("entity=*/*.jsonl"))
-    return [(path, sum(1 for _ in path.open("rb"))) for path in files]
+ENTITIES = ["Customer", "SalesOrder", "SalesInvoice", "StockItem", "ShipVia", "SalesPricesInquiry"]
+EDITS = {
+    "SalesOrder": {"inserts": 3, "updates": 5, "deletes": 2},
+    "SalesInvoice": {"inserts": 2, "updates": 3, "deletes": 2},
+    "Customer": {"inserts": 1, "updates": 4, "deletes": 0},
+    "ShipVia": {"inserts": 1, "updates": 0, "deletes": 1},
+}
+
+
+def run_window(env: dict[str, str], start: datetime, end: datetime) -> dict[str, Any]:
+    """One DAG run over (start, end]; the replicate tasks' summaries by entity."""
+    conf = {
+        "table_base": str(LAKE),
+        "include": ENTITIES,
+        "deletes_by_entity": {"SalesInvoice": "reconcile"},
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+    }
+    logical_date = end.replace(minute=0, second=0, microsecond=0).isoformat()
+    run = airflow("dags", "test", "acumatica_replicate", logical_date, "--conf", json.dumps(conf), env=env)
+    if "state=success" not in run.stdout + run.stderr:
+        sys.exit("The DAG run did not succeed:\n" + (run.stdout + run.stderr)[-4000:])
+    return summaries(env)
+
+
+def summaries(env: dict[str, str]) -> dict[str, Any]:
+    """The replicate tasks' XCom of the latest run, read from the metadata database."""
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as db:
+        run_id = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = 'acumatica_replicate' ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = 'acumatica_replicate' AND run_id = ? AND task_id = 'replicate' "
+            "AND key = 'return_value'",
+            (run_id,),
+        ).fetchall()
+    found = [_decoded(value) for (value,) in rows]
+    return {summary["entity"]: summary for summary in found}
+
+
+def _decoded(value: Any) -> Any:
+    decoded = json.loads(value) if isinstance(value, str | bytes) else value
+    return json.loads(decoded) if isinstance(decoded, str) else decoded
+
+
+def live_counts(sandbox: SandboxServer, entity: str, tables: list[str]) -> dict[str, int]:
+    """What the ERP holds now: records, and the lines of each detail collection; an inquiry's result rows."""
+    info = known_entity("Default", entity)
+    if info is not None and info.is_inquiry:
+        with AcumaticaHook() as hook:
+            return {entity: len(hook.read_inquiry(entity, str(info.result_field)))}
+    answer = requests.get(f"{sandbox.base_url}/_sandbox/state/{entity}", timeout=60)
+    answer.raise_for_status()
+    records = answer.json()
+    counts = {entity: len(records)}
+    for table in tables:
+        if "__" in table:
+            detail = table.split("__", 1)[1]
+            counts[table] = sum(len(record.get(detail) or []) for record in records)
+    return counts
+
+
+def table_rows(uri: str) -> int:
+    from deltalake import DeltaTable, QueryBuilder
+
+    reader = QueryBuilder().register("t", DeltaTable(uri)).execute("SELECT count(*) AS n FROM t")
+    return int(pa.table(reader.read_all())["n"][0].as_py())
 
 
 def main() -> int:
+    logging.disable(logging.WARNING)
     print("Preparing the Airflow metadata database and the acumatica_api pool...", flush=True)
     airflow("db", "migrate")
     airflow("pools", "set", "acumatica_api", str(SEATS), "Acumatica API seats of the license")
-    logical_date = datetime.now(UTC).strftime("%Y-%m-%d")
-    with SandboxServer(SandboxConfig(max_seats=SEATS)) as sandbox:
+    shutil.rmtree(LAKE, ignore_errors=True)
+    with SandboxServer(SandboxConfig(max_seats=SEATS, changes_per_hour=0)) as sandbox:
         print(f"Sandbox running at {sandbox.base_url}", flush=True)
-        env = {**os.environ, "AIRFLOW_CONN_ACUMATICA_DEFAULT": connection(sandbox.base_url)}
+        os.environ["AIRFLOW_CONN_ACUMATICA_DEFAULT"] = connection(sandbox.base_url)
+        env = dict(os.environ)
         airflow("dags", "reserialize", env=env)
-        print(f"Running acumatica_data_pull for the interval ending {logical_date} (airflow dags test)...", flush=True)
-        conf = json.dumps({"output_base": str(OUTPUT)})
-        run = airflow("dags", "test", "acumatica_data_pull", logical_date, "--conf", conf, env=env)
+        first_end = datetime.now(UTC)
+        print("Window 1: loading every table (airflow dags test acumatica_replicate)...", flush=True)
+        run_window(env, first_end - timedelta(hours=1), first_end)
+        for entity, counts in EDITS.items():
+            answer = requests.post(
+                f"{sandbox.base_url}/_sandbox/changes", json={"entity": entity, "seed": 7, **counts}, timeout=30
+            )
+            answer.raise_for_status()
+        print("The ERP changed: " + "; ".join(f"{e} {c}" for e, c in EDITS.items()), flush=True)
+        time.sleep(0.05)
+        second_end = datetime.now(UTC)
+        print("Window 2: merging the changes and deletions...", flush=True)
+        second = run_window(env, first_end, second_end)
+        equal = report(sandbox, second)
         seats = sandbox.stats()["seats_in_use"]
-    if "state=success" not in run.stdout + run.stderr:
-        sys.exit("The DAG run did not succeed:\n" + (run.stdout + run.stderr)[-4000:])
-    results = landed(previous_day(logical_date))
-    print(f"\nacumatica_data_pull succeeded; files under {OUTPUT}:")
-    for path, count in results:
-        print(f"{count:>8,} records  {path.relative_to(ROOT)}")
-    print(f"{sum(c for _, c in results):>8,} records in total; API seats still in use: {seats}")
-    return 0 if seats == 0 and results else 1
+    print(f"API seats still in use: {seats}")
+    return 0 if equal and seats == 0 else 1
 
 
-def previous_day(day: str) -> str:
-    """The partition of a daily run: its data interval starts the day before its logical date."""
-    return (datetime.fromisoformat(day) - timedelta(days=1)).strftime("%Y-%m-%d")
+def report(sandbox: SandboxServer, second: dict[str, Any]) -> bool:
+    print(f"\nTables under {LAKE.relative_to(ROOT)} after window 2:")
+    print(f"{'table':<34}{'rows':>8}{'ERP live':>10}{'deleted':>9}  deletions")
+    equal = True
+    for entity in sorted(second):
+        summary = second[entity]
+        live = live_counts(sandbox, entity, list(summary["tables"]))
+        for table, result in sorted(summary["tables"].items()):
+            rows = table_rows(result["uri"])
+            expected = live[table]
+            equal &= rows == expected
+            mark = "" if rows == expected else "  <- differs"
+            print(f"{table:<34}{rows:>8,}{expected:>10,}{result['deleted']:>9,}  {summary['deletes']}{mark}")
+    print("\nEvery table equals the ERP." if equal else "\nSome tables differ from the ERP.")
+    return equal
 
 
 if __name__ == "__main__":
