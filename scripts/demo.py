@@ -10,7 +10,6 @@ table, its row count beside the sandbox's live count and the deletions applied. 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sqlite3
@@ -25,7 +24,6 @@ import pyarrow as pa
 import requests
 
 from airflow_provider_acumatica.catalog import known_entity
-from airflow_provider_acumatica.hooks.acumatica import AcumaticaHook
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +112,7 @@ def live_counts(sandbox: SandboxServer, entity: str, tables: list[str]) -> dict[
     """What the ERP holds now: records, and the lines of each detail collection; an inquiry's result rows."""
     info = known_entity("Default", entity)
     if info is not None and info.is_inquiry:
-        with AcumaticaHook() as hook:
-            return {entity: len(hook.read_inquiry(entity, str(info.result_field)))}
+        return {entity: inquiry_rows(sandbox.base_url, entity, str(info.result_field))}
     answer = requests.get(f"{sandbox.base_url}/_sandbox/state/{entity}", timeout=60)
     answer.raise_for_status()
     records = answer.json()
@@ -127,6 +124,20 @@ def live_counts(sandbox: SandboxServer, entity: str, tables: list[str]) -> dict[
     return counts
 
 
+def inquiry_rows(base_url: str, entity: str, result_field: str) -> int:
+    """The inquiry's result rows, read as the ERP's own UI user would: one sign-in, one PUT, one sign-out."""
+    with requests.Session() as session:
+        login = {"name": "admin", "password": "123", "tenant": "Company", "branch": "HQ"}
+        session.post(f"{base_url}/entity/auth/login", json=login, timeout=30).raise_for_status()
+        try:
+            url = f"{base_url}/entity/Default/24.200.001/{entity}"
+            answer = session.put(url, params={"$expand": result_field}, json={}, timeout=60)
+            answer.raise_for_status()
+            return len(answer.json()[result_field])
+        finally:
+            session.post(f"{base_url}/entity/auth/logout", timeout=30)
+
+
 def table_rows(uri: str) -> int:
     from deltalake import DeltaTable, QueryBuilder
 
@@ -135,15 +146,13 @@ def table_rows(uri: str) -> int:
 
 
 def main() -> int:
-    logging.disable(logging.WARNING)
     print("Preparing the Airflow metadata database and the acumatica_api pool...", flush=True)
     airflow("db", "migrate")
     airflow("pools", "set", "acumatica_api", str(SEATS), "Acumatica API seats of the license")
     shutil.rmtree(LAKE, ignore_errors=True)
     with SandboxServer(SandboxConfig(max_seats=SEATS, changes_per_hour=0)) as sandbox:
         print(f"Sandbox running at {sandbox.base_url}", flush=True)
-        os.environ["AIRFLOW_CONN_ACUMATICA_DEFAULT"] = connection(sandbox.base_url)
-        env = dict(os.environ)
+        env = {**os.environ, "AIRFLOW_CONN_ACUMATICA_DEFAULT": connection(sandbox.base_url)}
         airflow("dags", "reserialize", env=env)
         first_end = datetime.now(UTC)
         print("Window 1: loading every table (airflow dags test acumatica_replicate)...", flush=True)
