@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,11 @@ import pytest
 import requests
 from deltalake import DeltaTable
 
-from airflow_provider_acumatica.exceptions import AcumaticaConfigError
+from airflow_provider_acumatica.exceptions import (
+    AcumaticaConfigError,
+    AcumaticaDeletionsNotTrackedError,
+    AcumaticaError,
+)
 from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
 from airflow_provider_acumatica.sandbox import SandboxServer
 from tests import replica_checks
@@ -333,3 +340,81 @@ def test_replicates_into_s3_through_an_aws_connection(
         "AWS_ALLOW_HTTP": "true",
     }
     assert sorted(row["id"] for row in stored(f"{base}/SalesOrder", **options)) == sorted(erp(server, "SalesOrder"))
+
+
+def test_sigterm_during_the_merge_keeps_the_last_version_and_the_retry_lands_the_interval(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the lines' commit, before the records': the retry skips the lines and commits the records."""
+    from airflow_provider_acumatica.sinks.delta import DeltaSink
+
+    lake = tmp_path / "lake"
+    replicate(lake, "SalesOrder", intervals.next(), details=ORDER_DETAILS)
+    edit(server, "SalesOrder", 12, inserts=2, updates=2, deletes=1)
+    context = intervals.next()
+    real_merge = DeltaSink.merge
+
+    def killed(self: DeltaSink, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return real_merge(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaSink, "merge", killed)
+    with pytest.raises(AcumaticaError, match="received SIGTERM"):
+        replicate(lake, "SalesOrder", context, details=ORDER_DETAILS)
+    assert DeltaTable(f"{lake}/SalesOrder").version() == 0
+    assert DeltaTable(f"{lake}/SalesOrder__Details").version() == 1
+    assert seats_free(server)
+    monkeypatch.setattr(DeltaSink, "merge", real_merge)
+    retried = replicate(lake, "SalesOrder", context, details=ORDER_DETAILS)
+    assert retried["tables"]["SalesOrder__Details"]["already_committed"]
+    assert not retried["tables"]["SalesOrder"]["already_committed"]
+    assert_equal_to_erp(server, lake, "SalesOrder", ORDER_DETAILS)
+
+
+def test_a_table_another_tool_changed_incompatibly_is_named_and_left_alone(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path
+) -> None:
+    from deltalake import write_deltalake
+
+    lake = tmp_path / "lake"
+    replicate(lake, "SalesOrder", intervals.next(), details=())
+    schema = pa.schema(DeltaTable(f"{lake}/SalesOrder").schema().to_arrow())
+    rows = pa.Table.from_pylist(stored(f"{lake}/SalesOrder"), schema=schema)
+    index = rows.schema.get_field_index("OrderTotal")
+    changed = rows.set_column(index, "OrderTotal", rows["OrderTotal"].cast(pa.string()))
+    write_deltalake(f"{lake}/SalesOrder", changed, mode="overwrite", schema_mode="overwrite")
+    edit(server, "SalesOrder", 13, updates=2)
+    with pytest.raises(AcumaticaConfigError, match=r"Column 'OrderTotal' of SalesOrder is string .* decimal"):
+        replicate(lake, "SalesOrder", intervals.next(), details=())
+    assert DeltaTable(f"{lake}/SalesOrder").version() == 1
+    assert seats_free(server)
+
+
+def test_tracked_deletions_of_an_untracked_dac_name_the_screen_to_fix_it(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    replicate(lake, "SalesInvoice", intervals.next(), details=())
+    with pytest.raises(AcumaticaDeletionsNotTrackedError, match="SM207010"):
+        replicate(lake, "SalesInvoice", intervals.next(), details=(), deletes="tracked")
+    assert DeltaTable(f"{lake}/SalesInvoice").version() == 0
+    assert seats_free(server)
+
+
+def test_a_table_base_under_a_file_is_refused_before_anything_is_written(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-folder").write_text("x")
+    with pytest.raises(AcumaticaConfigError, match="is a file, not a folder"):
+        replicate(tmp_path / "not-a-folder" / "lake", "SalesOrder", intervals.next())
+    assert seats_free(server)
+
+
+def test_without_the_lake_extra_the_error_says_how_to_install_it(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "deltalake", None)
+    with pytest.raises(AcumaticaConfigError, match=r"pip install 'airflow-provider-acumatica\[lake\]'"):
+        replicate(tmp_path / "lake", "SalesOrder", intervals.next())
+    assert not (tmp_path / "lake").exists() and seats_free(server)
