@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +25,7 @@ from airflow_provider_acumatica.operators.dac import AcumaticaDacExtractOperator
 from airflow_provider_acumatica.operators.deleted_records import AcumaticaDeletedRecordsOperator
 from airflow_provider_acumatica.operators.extract import AcumaticaExtractOperator
 from airflow_provider_acumatica.operators.generic_inquiry import AcumaticaGenericInquiryOperator
+from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
 from airflow_provider_acumatica.operators.upsert import AcumaticaUpsertOperator
 from airflow_provider_acumatica.retry_policy import RetryPolicy
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
@@ -107,6 +110,61 @@ def _mock_case(name: str, quote: str, **answer: Any) -> Case:
             return mocked(requests_mock, monkeypatch, **answer)
 
     return Case(name, quote, run)
+
+
+INTERVAL = {
+    "data_interval_start": datetime.now(UTC) - timedelta(hours=1),
+    "data_interval_end": datetime.now(UTC),
+    "run_id": "bad-inputs",
+}
+
+
+def replica(tmp: Path, entity: str, **kwargs: Any) -> AcumaticaReplicateOperator:
+    return AcumaticaReplicateOperator(task_id="bad", entity=entity, table_base=str(tmp / "lake"), **kwargs)
+
+
+def _twice(mp: pytest.MonkeyPatch, server: SandboxServer, tmp: Path, entity: str, **kwargs: Any) -> Any:
+    """A first run loads the table; the second one reads deletions as `kwargs` say."""
+    use_connection(mp, server.base_url, "basic")
+    replica(tmp, entity).execute(INTERVAL)
+    later = {**INTERVAL, "data_interval_start": INTERVAL["data_interval_end"], "data_interval_end": datetime.now(UTC)}
+    return replica(tmp, entity, **kwargs).execute(later)
+
+
+def _table_of_another_entity(mp: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+    use_connection(mp, server.base_url, "basic")
+    replica(tmp, "ShipVia").execute(INTERVAL)
+    (tmp / "lake" / "ShipVia").rename(tmp / "lake" / "FOBPoint")
+    return replica(tmp, "FOBPoint").execute(INTERVAL)
+
+
+def _incompatible_table(mp: pytest.MonkeyPatch, server: SandboxServer, tmp: Path) -> Any:
+    """Another tool overwrote the table with a text OrderTotal; the next merge must not touch it."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from tests.replica_checks import stored
+
+    use_connection(mp, server.base_url, "basic")
+    replica(tmp, "SalesOrder", details=[]).execute(INTERVAL)
+    uri = str(tmp / "lake" / "SalesOrder")
+    rows = pa.Table.from_pylist(stored(uri), schema=pa.schema(DeltaTable(uri).schema().to_arrow()))
+    index = rows.schema.get_field_index("OrderTotal")
+    write_deltalake(
+        uri,
+        rows.set_column(index, "OrderTotal", rows["OrderTotal"].cast(pa.string())),
+        mode="overwrite",
+        schema_mode="overwrite",
+    )
+    try:
+        later = {
+            **INTERVAL,
+            "data_interval_start": INTERVAL["data_interval_end"],
+            "data_interval_end": datetime.now(UTC),
+        }
+        return replica(tmp, "SalesOrder", details=[]).execute(later)
+    finally:
+        assert DeltaTable(uri).version() == 1
 
 
 def dac_extract(tmp: Path, **kwargs: Any) -> Any:
@@ -440,6 +498,44 @@ CASES = [
         "change trigger backing off less than it polls",
         "poll_interval must be positive and max_backoff at least poll_interval",
         lambda mp, s, t: AcumaticaChangeTrigger(entity="Customer", poll_interval=600, max_backoff=60),
+    ),
+    Case(
+        "unknown deletion mode of a replica",
+        "deletes must be one of auto, tracked, reconcile, none",
+        lambda mp, s, t: replica(t, "SalesOrder", deletes="sometimes"),
+    ),
+    Case(
+        "replica of an unknown detail collection",
+        "SalesOrder has no detail collection 'Lines' in the endpoint's swagger.json",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "basic"),
+            replica(t, "SalesOrder", details=["Lines"]).execute(INTERVAL),
+        ],
+    ),
+    Case(
+        "replica with tracked deletions of an untracked DAC",
+        "To track them: 1. Open Tables to Track Deleted Records (SM207010)",
+        lambda mp, s, t: _twice(mp, s, t, "SalesInvoice", deletes="tracked"),
+    ),
+    Case("replica table written by another entity", "holds ShipVia, not FOBPoint", _table_of_another_entity),
+    Case("replica table whose column type another tool changed", "in the Delta table but", _incompatible_table),
+    Case(
+        "replica table base under a file",
+        "is a file, not a folder; point table_base at a folder",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "basic"),
+            (t / "file").write_text("x"),
+            replica(t / "file", "ShipVia").execute(INTERVAL),
+        ],
+    ),
+    Case(
+        "replica without the lake extra",
+        "install it with pip install 'airflow-provider-acumatica[lake]'",
+        lambda mp, s, t: [
+            use_connection(mp, s.base_url, "basic"),
+            mp.setitem(sys.modules, "deltalake", None),
+            replica(t, "ShipVia").execute(INTERVAL),
+        ],
     ),
 ]
 

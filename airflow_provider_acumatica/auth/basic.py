@@ -22,6 +22,10 @@ def has_session_cookie(session: requests.Session) -> bool:
     return any(cookie.name in SESSION_COOKIES for cookie in iter(session.cookies))
 
 
+def session_cookie_values(session: requests.Session) -> dict[str, str]:
+    return {cookie.name: cookie.value or "" for cookie in iter(session.cookies) if cookie.name in SESSION_COOKIES}
+
+
 def forget_session_cookies(session: requests.Session) -> None:
     for cookie in list(iter(session.cookies)):
         if cookie.name in SESSION_COOKIES:
@@ -41,6 +45,7 @@ class _StaticBasicAuth(AcumaticaAuth):
         mask(token)
         self._header = f"Basic {token}"
         self._had_session = False
+        self._cookies: dict[str, str] = {}
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._header
@@ -52,11 +57,28 @@ class _StaticBasicAuth(AcumaticaAuth):
         return self._had_session
 
     def after_response(self, session: requests.Session) -> None:
-        """Note (and mask) the session the server opened for our Basic credentials."""
-        if has_session_cookie(session) and not self._had_session:
+        """Note (and mask) the session the server opened for our Basic credentials.
+
+        A response that replaces the session cookies (an OData request answered with a session of its own)
+        opened another session: the one it replaced is signed out, so one hook never holds two seats.
+        """
+        current = session_cookie_values(session)
+        if not current:
+            return
+        mask_session_cookies(session)
+        if self._had_session and self._cookies and current != self._cookies:
+            self._sign_out_replaced(self._cookies)
+            self.stats.sessions_opened += 1
+        elif not self._had_session:
             self._had_session = True
             self.stats.sessions_opened += 1
-        mask_session_cookies(session)
+        self._cookies = current
+
+    def _sign_out_replaced(self, cookies: dict[str, str]) -> None:
+        """Sign out with the replaced session's cookies on a spare session, so the jar keeps the new ones."""
+        with requests.Session() as spare:
+            spare.cookies.update(cookies)
+            self.send_logout(spare, {"Authorization": self._header})
 
     def _sign_in(self, session: requests.Session) -> None:
         """Basic credentials travel with every request; the next call opens a new server session."""
@@ -64,12 +86,14 @@ class _StaticBasicAuth(AcumaticaAuth):
     def _forget(self, session: requests.Session) -> None:
         forget_session_cookies(session)
         self._had_session = False
+        self._cookies = {}
 
     def logout(self, session: requests.Session) -> None:
         if has_session_cookie(session):
             self.send_logout(session, {"Authorization": self._header})
             forget_session_cookies(session)
         self._had_session = False
+        self._cookies = {}
 
 
 class BasicAuth(_StaticBasicAuth):

@@ -345,8 +345,9 @@ def _check_types(existing: DeltaTable, source: pa.Table, table: str) -> None:
         expected = current.field(item.name).type
         if item.type != expected:
             raise AcumaticaConfigError(
-                f"Column {item.name!r} of {table} is {expected} in the Delta table but {item.type} in the change set; "
-                "cast the change set to the table's type, or rebuild the table (new path) if the type really changed."
+                f"Column {item.name!r} of {table} is {expected} in the Delta table but {item.type} in the incoming "
+                "records; nothing was written. Restore the column's type if another tool changed it, or rebuild the "
+                "table under a new path if the field's type really changed."
             )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from airflow_provider_acumatica.exceptions import (
     AcumaticaAuthError,
     AcumaticaConfigError,
     AcumaticaCredentialsError,
+    AcumaticaDeletionsNotTrackedError,
     AcumaticaError,
     AcumaticaLoginLimitError,
 )
@@ -333,3 +336,22 @@ def test_a_call_in_flight_when_terminated_opens_no_seat(
         hook.request_json("GET", hook.entity_url("Customer"), params={"$top": 1})
     assert sandbox.stats()["seats_in_use"] == 0
     assert hook.auth.stats.auth_requests <= 1
+
+
+@pytest.mark.parametrize("dac", ["SOOrder", "ARInvoice"])
+def test_basic_contract_then_dac_odata_on_one_hook_leaves_no_seat(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, dac: str
+) -> None:
+    """An OData answer that replaces the contract session's cookies must not orphan that session's seat."""
+    use_connection(monkeypatch, sandbox.base_url, "basic")
+    now = datetime.now(UTC)
+    hook = AcumaticaHook()
+    try:
+        list(hook.iter_pages("SalesOrder", page_size=5))
+        with contextlib.suppress(AcumaticaDeletionsNotTrackedError):
+            list(hook.iter_deleted(dac, now - timedelta(hours=1), now))
+        assert sandbox.stats()["seats_in_use"] <= 1
+    finally:
+        hook.close()
+    stats = sandbox.stats()
+    assert stats["seats_in_use"] == 0 and stats["sessions"]["opened"] == stats["sessions"]["closed"]
