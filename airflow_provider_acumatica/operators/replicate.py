@@ -270,8 +270,10 @@ class AcumaticaReplicateOperator(BaseOperator):
         outputs = []
         for uri in self._lineage.get("outputs", []):
             parsed = urlparse(uri)
-            scheme = parsed.scheme if len(parsed.scheme) > 1 else "file"
-            outputs.append(Dataset(namespace=f"{scheme}://{parsed.netloc}", name=parsed.path))
+            if "://" in uri:
+                outputs.append(Dataset(namespace=f"{parsed.scheme}://{parsed.netloc}", name=parsed.path.lstrip("/")))
+            else:
+                outputs.append(Dataset(namespace="file", name=str(Path(uri).resolve())))
         return OperatorLineage(inputs=[Dataset(namespace=namespace, name=name)], outputs=outputs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,12 @@ def test_every_entity_of_the_endpoint_lands_in_its_own_tables(
             continue
         details = tuple(name for name in summary["tables"] if name != entity)
         assert differences(server.base_url, str(lake), entity, tuple(d.split("__", 1)[1] for d in details)) == []
+    with sqlite3.connect(airflow_home.root / "airflow.db") as db:
+        events = db.execute("SELECT a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id").fetchall()
+    extras = {uri: json.loads(extra) for uri, extra in events}
+    for table in (lake / "SalesOrder", lake / "SalesOrder__Details"):
+        extra = extras[table.as_uri()]
+        assert extra["entity"] == "SalesOrder" and extra["table"] == table.name and extra["version"] == 0
     assert server.stats()["seats_in_use"] == 0
 
 

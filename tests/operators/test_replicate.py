@@ -418,3 +418,19 @@ def test_without_the_lake_extra_the_error_says_how_to_install_it(
     with pytest.raises(AcumaticaConfigError, match=r"pip install 'airflow-provider-acumatica\[lake\]'"):
         replicate(tmp_path / "lake", "SalesOrder", intervals.next())
     assert not (tmp_path / "lake").exists() and seats_free(server)
+
+
+def test_openlineage_facets_name_the_entity_and_every_table(
+    server: SandboxServer, intervals: Intervals, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    operator = AcumaticaReplicateOperator(
+        task_id="lineage", entity="SalesOrder", table_base=str(lake), details=ORDER_DETAILS
+    )
+    operator.execute(intervals.next())
+    lineage = operator.get_openlineage_facets_on_complete(task_instance=None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [(server.base_url, "Default/24.200.001/SalesOrder")]
+    assert sorted((d.namespace, d.name) for d in lineage.outputs) == [
+        ("file", str(lake / "SalesOrder")),
+        ("file", str(lake / "SalesOrder__Details")),
+    ]
