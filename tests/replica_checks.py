@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from deltalake import DeltaTable, QueryBuilder
 from airflow_provider_acumatica.records import unwrap_record
 
 DECIMAL_SCALE = Decimal("1e-9")
+LAST_MODIFIED = ("LastModifiedDateTime", "LastModified", "LastModifiedDate")
 BOOKKEEPING = frozenset({"parent_id", "_acumatica_last_seen", "_acumatica_parameters"})
 
 
@@ -31,20 +33,45 @@ def stored(uri: str, **storage_options: str) -> list[dict[str, Any]]:
     return rows
 
 
-def differences(base_url: str, lake: str, entity: str, details: tuple[str, ...] = ()) -> list[str]:
-    """Every way the entity's tables differ from the ERP: ids, every field value, every line; empty when equal."""
+def differences(
+    base_url: str,
+    lake: str,
+    entity: str,
+    details: tuple[str, ...] = (),
+    *,
+    changed_after: datetime | None = None,
+    deleted_after: Collection[str] = (),
+) -> list[str]:
+    """Every way the entity's tables differ from the ERP: ids, every field value, every line; empty when equal.
+
+    With `changed_after` (the window end of a pull that ran while the ERP changed), records modified after it and
+    records deleted after it (`deleted_after`) are not judged: they belong to the next window.
+    """
     live = erp(base_url, entity)
-    problems = _table_differences(f"{lake}/{entity}", live)
+    later = set(deleted_after)
+    if changed_after is not None:
+        later |= {key for key, record in live.items() if _stamp(record) > changed_after}
+    current = {key: record for key, record in live.items() if key not in later}
+    problems = _table_differences(f"{lake}/{entity}", current, later)
     for detail in details:
         lines = {
-            line["id"]: {**line, "parent_id": key} for key, record in live.items() for line in record.get(detail) or ()
+            line["id"]: {**line, "parent_id": key}
+            for key, record in current.items()
+            for line in record.get(detail) or ()
         }
-        problems += _table_differences(f"{lake}/{entity}__{detail}", lines)
+        problems += _table_differences(f"{lake}/{entity}__{detail}", lines, later, parent_column="parent_id")
     return problems
 
 
-def _table_differences(uri: str, live: dict[str, dict[str, Any]]) -> list[str]:
-    rows = {row["id"]: row for row in stored(uri)}
+def _stamp(record: dict[str, Any]) -> datetime:
+    text = next(record[name] for name in LAST_MODIFIED if record.get(name))
+    return datetime.fromisoformat(text)
+
+
+def _table_differences(
+    uri: str, live: dict[str, dict[str, Any]], unjudged: Collection[str] = (), parent_column: str = "id"
+) -> list[str]:
+    rows = {row["id"]: row for row in stored(uri) if row[parent_column] not in unjudged}
     problems = [f"{uri}: {key} is live but missing" for key in sorted(set(live) - set(rows))]
     problems += [f"{uri}: {key} is not live but in the table" for key in sorted(set(rows) - set(live))]
     for key in sorted(set(rows) & set(live)):
