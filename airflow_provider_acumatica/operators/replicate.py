@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,17 +199,17 @@ class AcumaticaReplicateOperator(BaseOperator):
         member = schema.get(result_field)
         if member is None or member.schema is None:
             raise AcumaticaConfigError(f"{self.entity} has no result array {result_field!r} in swagger.json.")
-        result: MergeResult | None = None
+        results = []
         for number, parameters in enumerate(_parameter_sets(self.parameters), start=1):
             rows = self._read_inquiry(hook, result_field, parameters, version)
             table, key = inquiry_rows(map(unwrap_record, rows), member.schema, parameters, commit.interval_end)
             self.log.info("Inquiry %s, parameter set %s: %s rows.", self.entity, sorted(parameters), len(table))
-            this = sink.replace_children(
-                self.entity, table, [key], _numbered(commit, number), parent_column=PARAMETERS_COLUMN
+            results.append(
+                sink.replace_children(
+                    self.entity, table, [key], _numbered(commit, number), parent_column=PARAMETERS_COLUMN
+                )
             )
-            result = this if result is None else _added(result, this)
-        assert result is not None
-        return {self.entity: result}
+        return {self.entity: functools.reduce(_added, results)}
 
     def _read_inquiry(
         self, hook: AcumaticaHook, result_field: str, parameters: Mapping[str, Any], version: str
