@@ -141,7 +141,7 @@ class AcumaticaReplicateOperator(BaseOperator):
         if window is not None and stamp is None:
             self.log.info("%s has no last-modified field: every run takes a full snapshot.", self.entity)
         incremental = window if stamp is not None else None
-        commit = _commit(context, self.dag_id, incremental, started)
+        commit = _commit(context, self.dag_id, window, started)
         from airflow_provider_acumatica.operators.replica_records import Pull, RecordReplication, chosen_details
 
         custom = hook.custom_fields(self.entity, version)

@@ -202,10 +202,13 @@ def test_an_entity_without_a_last_modified_field_is_a_snapshot_each_run(
     lake = tmp_path / "lake"
     replicate(lake, "ShipVia", intervals.next())
     edit(server, "ShipVia", 2, inserts=1, deletes=1)
-    summary = replicate(lake, "ShipVia", intervals.next())
+    context = intervals.next()
+    summary = replicate(lake, "ShipVia", context)
     assert summary["deletes"] == "snapshot" and summary["window"] is None
     assert (summary["tables"]["ShipVia"]["inserted"], summary["tables"]["ShipVia"]["deleted"]) == (1, 1)
     assert_equal_to_erp(server, lake, "ShipVia")
+    again = replicate(lake, "ShipVia", context)
+    assert all(table["already_committed"] for table in again["tables"].values())
 
 
 def test_an_inquiry_form_keeps_one_snapshot_per_parameter_set(
