@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,9 +37,10 @@ class AcumaticaReplicateOperator(BaseOperator):
     replaced as a set, committed just before the parent's table, so a retry after a failure between the two
     commits skips the lines (already committed) and commits the parent. An entity without a last-modified
     field, and a run without a data interval, takes a full snapshot: rows not seen are deleted. An inquiry form
-    is read once per parameter set (`parameters`: a dict, or a list of them) and its rows for that set replaced;
-    with `skip_if_parameters_required`, a form read without parameters that the server says needs some (422)
-    skips the task instead of failing it (a DAG that replicates every form of an endpoint).
+    is read once per parameter set (`parameters`: a dict, or a list of them) and the table replaced by the rows
+    of every set in one commit, so a set no longer listed loses its rows; with `skip_if_parameters_required`, a
+    form read without parameters that the server says needs some (422) skips the task instead of failing it (a
+    DAG that replicates every form of an endpoint).
 
     Every commit carries the run as a Delta application transaction: a retried or re-run interval that
     committed changes nothing, and a killed task leaves the table at its last version. One task per table at a
@@ -193,23 +193,24 @@ class AcumaticaReplicateOperator(BaseOperator):
         commit: CommitId,
         version: str,
     ) -> dict[str, MergeResult]:
-        from airflow_provider_acumatica.sinks.records import PARAMETERS_COLUMN, inquiry_rows
+        import pyarrow as pa
+
+        from airflow_provider_acumatica.sinks.records import PARAMETERS_COLUMN, inquiry_rows, parameter_key
 
         result_field = str(inquiry.result_field)
         member = schema.get(result_field)
         if member is None or member.schema is None:
             raise AcumaticaConfigError(f"{self.entity} has no result array {result_field!r} in swagger.json.")
-        results = []
-        for number, parameters in enumerate(_parameter_sets(self.parameters), start=1):
+        snapshots = []
+        distinct_sets = {parameter_key(parameters): parameters for parameters in _parameter_sets(self.parameters)}
+        for parameters in distinct_sets.values():
             rows = self._read_inquiry(hook, result_field, parameters, version)
-            table, key = inquiry_rows(map(unwrap_record, rows), member.schema, parameters, commit.interval_end)
+            table = inquiry_rows(map(unwrap_record, rows), member.schema, parameters, commit.interval_end)
             self.log.info("Inquiry %s, parameter set %s: %s rows.", self.entity, sorted(parameters), len(table))
-            results.append(
-                sink.replace_children(
-                    self.entity, table, [key], _numbered(commit, number), parent_column=PARAMETERS_COLUMN
-                )
-            )
-        return {self.entity: functools.reduce(_added, results)}
+            snapshots.append(table)
+        every_set = pa.concat_tables(snapshots)
+        result = sink.replace_children(self.entity, every_set, None, commit, parent_column=PARAMETERS_COLUMN)
+        return {self.entity: result}
 
     def _read_inquiry(
         self, hook: AcumaticaHook, result_field: str, parameters: Mapping[str, Any], version: str
@@ -292,27 +293,6 @@ def _commit(context: Any, dag_id: str | None, window: Window | None, started: da
     run_id = str(context.get("run_id") or f"manual__{started.isoformat()}")
     start, end = (window.start, window.end) if window else (_EPOCH, started)
     return CommitId(dag_id=dag_id or "no-dag", run_id=run_id, interval_start=start, interval_end=end)
-
-
-def _numbered(commit: CommitId, number: int) -> CommitId:
-    """Each parameter set of an inquiry is its own commit of one table: one microsecond apart in version."""
-    from airflow_provider_acumatica.sinks import CommitId
-
-    end = commit.interval_end + timedelta(microseconds=number - 1)
-    return CommitId(commit.dag_id, commit.run_id, commit.interval_start, end, commit.notes)
-
-
-def _added(first: MergeResult, second: MergeResult) -> MergeResult:
-    from airflow_provider_acumatica.sinks import MergeResult
-
-    return MergeResult(
-        version=second.version,
-        inserted=first.inserted + second.inserted,
-        updated=first.updated + second.updated,
-        deleted=first.deleted + second.deleted,
-        skipped_stale=first.skipped_stale + second.skipped_stale,
-        already_committed=first.already_committed and second.already_committed,
-    )
 
 
 def _parameter_sets(parameters: Any) -> list[Mapping[str, Any]]:

@@ -116,18 +116,23 @@ class ReplicaRows:
 
 def inquiry_rows(
     rows: Iterable[dict[str, Any]], schema: EntitySchema, parameters: Mapping[str, Any], last_seen: datetime
-) -> tuple[pa.Table, str]:
-    """The result rows of one parameter set, keyed `{parameter set}#{row}`, and the parameter set's key.
+) -> pa.Table:
+    """The result rows of one parameter set, keyed `{parameter set}#{row}`.
 
     Inquiry rows have no identity of their own across reads, so a snapshot replaces the rows of its parameter
-    set as a whole; the key column tells the parameter sets of one table apart.
+    set as a whole; the parameters column tells the parameter sets of one table apart.
     """
-    key = json.dumps(dict(parameters), sort_keys=True, default=str)
+    key = parameter_key(parameters)
     columns = row_schema(schema, SchemaField(PARAMETERS_COLUMN, FieldType.STRING, "inquiry parameters"))
     keyed = [{**row, KEY_COLUMN: f"{key}#{number}", PARAMETERS_COLUMN: key} for number, row in enumerate(rows, start=1)]
     batches = _Batches(columns)
     batches.add(keyed)
-    return _last_seen(batches.table(), last_seen), key
+    return _last_seen(batches.table(), last_seen)
+
+
+def parameter_key(parameters: Mapping[str, Any]) -> str:
+    """One parameter set as the table stores it: the same set, in any order, is the same key."""
+    return json.dumps(dict(parameters), sort_keys=True, default=str)
 
 
 def _detail_schema(schema: EntitySchema, name: str) -> EntitySchema:
