@@ -96,6 +96,9 @@ def change_set(rows: int) -> tuple[Any, list[str]]:
 
 def merge_once(path: str, rows: int, how: str) -> dict[str, Any]:
     """Runs in a fresh process: one interval applied by `how`, its wall time and this process's peak RSS."""
+    from airflow_provider_acumatica.sinks.delta import load_deltalake
+
+    load_deltalake()  # both ways run under the allocator settings a replicate task has
     import pyarrow as pa
     import pyarrow.compute as pc
     from deltalake import DeltaTable, QueryBuilder, write_deltalake

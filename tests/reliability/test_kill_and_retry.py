@@ -1,11 +1,12 @@
-"""Kill and retry: SIGTERM to a running extraction, as Airflow sends on mark-failed or a lost heartbeat.
+"""Kill and retry: SIGTERM to a running extraction or replication, as Airflow sends on mark-failed or lost heartbeat.
 
 The task runs in a real Airflow task process, slowed by the sandbox's latency so that the signal
-lands mid-extraction: under `airflow dags test`, which runs it in the CLI's own process (through the
+lands mid-pull: under `airflow dags test`, which runs it in the CLI's own process (through the
 Task SDK task runner on 3.3, the legacy runner on 3.0), and under the Task SDK supervisor with a
 forked task runner, as a 3.0 worker runs it. The killed run must sign its session out and leave
-nothing at the output path, not even the hidden `.partial` temporary; the retry must land exactly
-the ground truth. docs/reliability.md says which code path handles the signal on each version.
+nothing at the output path, not even the hidden `.partial` temporary (a replication: every Delta
+table at its previous version); the retry must land exactly the ground truth. docs/reliability.md
+says which code path handles the signal on each version.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 from airflow import __version__ as airflow_version
+from deltalake import DeltaTable
 
+from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
 from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from tests.airflow_runs import DAG_RUN_TIMEOUT, AirflowHome
 from tests.connections import connection
 from tests.operators.test_extract_through_airflow import truth, without_row_numbers
+from tests.replica_checks import differences, stored
 
 DAG_ID = "reliability_kill_and_retry"
+REPLICA_DAG_ID = "reliability_kill_replication"
 RECORDS = 2_000
 PAGE_SIZE = 20
 LATENCY_MS = 200
@@ -38,6 +44,7 @@ KILL_REASONS = ("was terminated (the task is being killed)", "received SIGTERM")
 DAGS_TEST = "dags-test"
 WORKER = "task-sdk-worker"
 WORKER_SCRIPT = Path(__file__).with_name("task_sdk_worker.py")
+TABLES = ("SalesOrder", "SalesOrder__Details")
 
 DAG = textwrap.dedent(
     """
@@ -50,6 +57,20 @@ DAG = textwrap.dedent(
         AcumaticaExtractOperator(
             task_id="extract", entity="SalesOrder", page_size={page_size}, retries=0,
             output_path="{out}/orders.jsonl",
+        )
+    """
+)
+REPLICA_DAG = textwrap.dedent(
+    """
+    from datetime import datetime
+
+    from airflow.providers.common.compat.sdk import DAG
+    from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
+
+    with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+        AcumaticaReplicateOperator(
+            task_id="replicate", entity="SalesOrder", page_size={page_size}, retries=0, details=["Details"],
+            table_base="{lake}",
         )
     """
 )
@@ -66,10 +87,10 @@ def served_pages(server: SandboxServer) -> int:
     return int(server.stats()["routes"].get("contract", {}).get("200", 0))
 
 
-def command(runner: str) -> list[str]:
+def command(runner: str, dag_id: str, task_id: str) -> list[str]:
     if runner == DAGS_TEST:
-        return [sys.executable, "-m", "airflow", "dags", "test", DAG_ID]
-    return [sys.executable, str(WORKER_SCRIPT), DAG_ID, "extract", f"{DAG_ID}.py"]
+        return [sys.executable, "-m", "airflow", "dags", "test", dag_id]
+    return [sys.executable, str(WORKER_SCRIPT), dag_id, task_id, f"{dag_id}.py"]
 
 
 def task_process(process: subprocess.Popen[bytes], runner: str) -> psutil.Process:
@@ -80,14 +101,17 @@ def task_process(process: subprocess.Popen[bytes], runner: str) -> psutil.Proces
     return task_runner
 
 
-def run_and_terminate(home: AirflowHome, env: dict[str, str], runner: str, server: SandboxServer, log: Path) -> str:
-    """Run the task, SIGTERM the process running it once it has pulled a few pages; return the run's log."""
+def run_and_terminate(
+    home: AirflowHome, env: dict[str, str], task: tuple[str, str, str], server: SandboxServer, log: Path
+) -> str:
+    """Run the task (runner, DAG id, task id), SIGTERM its process once it has pulled a few pages; return the log."""
+    runner = task[0]
     environment = home.environment(env)
     subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "reserialize"], env=environment, capture_output=True, check=True
     )
     with log.open("w") as sink:
-        process = subprocess.Popen(command(runner), env=environment, stdout=sink, stderr=sink)
+        process = subprocess.Popen(command(*task), env=environment, stdout=sink, stderr=sink)
         try:
             wait_for_pages(server, process, log)
             task_process(process, runner).send_signal(signal.SIGTERM)
@@ -107,19 +131,19 @@ def wait_for_pages(server: SandboxServer, process: subprocess.Popen[bytes], log:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize(
-    "runner",
-    [
-        DAGS_TEST,
-        pytest.param(
-            WORKER,
-            marks=pytest.mark.skipif(
-                not airflow_version.startswith("3.0."),
-                reason="the SDK's dry-run client starts no task after 3.0; on 3.3 `dags test` runs the SDK task runner",
-            ),
+RUNNERS = [
+    DAGS_TEST,
+    pytest.param(
+        WORKER,
+        marks=pytest.mark.skipif(
+            not airflow_version.startswith("3.0."),
+            reason="the SDK's dry-run client starts no task after 3.0; on 3.3 `dags test` runs the SDK task runner",
         ),
-    ],
-)
+    ),
+]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 def test_sigterm_signs_out_leaves_no_file_and_the_retry_lands_it_whole(
     airflow_home: AirflowHome, server: SandboxServer, tmp_path: Path, runner: str
 ) -> None:
@@ -129,7 +153,7 @@ def test_sigterm_signs_out_leaves_no_file_and_the_retry_lands_it_whole(
     server.reset(faults=True)
     server.set_faults(latency_ms=LATENCY_MS)
 
-    killed = run_and_terminate(airflow_home, env, runner, server, tmp_path / "killed.log")
+    killed = run_and_terminate(airflow_home, env, (runner, DAG_ID, "extract"), server, tmp_path / "killed.log")
     stats = server.stats()
     assert KILL_AFTER_PAGES <= served_pages(server) < RECORDS // PAGE_SIZE
     assert any(reason in killed for reason in KILL_REASONS), killed[-4000:]
@@ -145,4 +169,44 @@ def test_sigterm_signs_out_leaves_no_file_and_the_retry_lands_it_whole(
     assert [without_row_numbers(json.loads(line)) for line in lines] == truth(server, "SalesOrder")
     assert retry.xcoms["extract"]["records"] == RECORDS
     assert list(out.glob("*")) == [out / "orders.jsonl"]
+    assert server.stats()["seats_in_use"] == 0
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_sigterm_during_a_replication_keeps_every_table_and_the_retry_lands_the_erp(
+    airflow_home: AirflowHome, server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner: str
+) -> None:
+    lake = tmp_path / "lake"
+    airflow_home.write_dag(REPLICA_DAG_ID, REPLICA_DAG.format(dag_id=REPLICA_DAG_ID, page_size=PAGE_SIZE, lake=lake))
+    env = {"AIRFLOW_CONN_ACUMATICA_DEFAULT": connection(server.base_url, "session")}
+    server.reset(faults=True)
+    monkeypatch.setenv("AIRFLOW_CONN_ACUMATICA_DEFAULT", env["AIRFLOW_CONN_ACUMATICA_DEFAULT"])
+    AcumaticaReplicateOperator(task_id="load", entity="SalesOrder", table_base=str(lake), details=["Details"]).execute(
+        {}
+    )
+    loaded = {table: stored(f"{lake}/{table}") for table in TABLES}
+    edited = requests.post(
+        f"{server.base_url}/_sandbox/changes",
+        json={"entity": "SalesOrder", "seed": 7, "inserts": 5, "updates": 20, "deletes": 5},
+        timeout=10,
+    )
+    edited.raise_for_status()
+    server.reset(faults=True)
+    server.set_faults(latency_ms=LATENCY_MS)
+
+    task = (runner, REPLICA_DAG_ID, "replicate")
+    killed = run_and_terminate(airflow_home, env, task, server, tmp_path / "killed.log")
+    stats = server.stats()
+    assert KILL_AFTER_PAGES <= served_pages(server) < RECORDS // PAGE_SIZE
+    assert any(reason in killed for reason in KILL_REASONS), killed[-4000:]
+    assert stats["logouts"] == stats["logins"] == 1
+    assert stats["seats_in_use"] == 0
+    for table in TABLES:
+        assert DeltaTable(f"{lake}/{table}").version() == 0, table
+        assert stored(f"{lake}/{table}") == loaded[table], table
+
+    server.reset(faults=True)
+    retry = airflow_home.test_dag(REPLICA_DAG_ID, env)
+    assert retry.succeeded, retry.output[-4000:]
+    assert differences(server.base_url, str(lake), "SalesOrder", ("Details",)) == []
     assert server.stats()["seats_in_use"] == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -344,3 +346,22 @@ def test_without_deltalake_the_error_says_how_to_install_it(tmp_path: Path) -> N
     with mock.patch.dict(sys.modules, {"deltalake": None}), pytest.raises(AcumaticaConfigError) as raised:
         DeltaSink(str(tmp_path))
     assert "pip install 'airflow-provider-acumatica[lake]'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [(None, "dirty_decay_ms:0,muzzy_decay_ms:0"), ("dirty_decay_ms:5000", "dirty_decay_ms:5000")],
+)
+def test_delta_rs_returns_freed_memory_at_once_unless_the_user_chose_otherwise(
+    preset: str | None, expected: str
+) -> None:
+    """In a fresh process: jemalloc reads its settings when delta-rs first allocates, so only then can they apply."""
+    code = (
+        "import os; from airflow_provider_acumatica.sinks.delta import load_deltalake; load_deltalake(); "
+        "print(os.environ['_RJEM_MALLOC_CONF'])"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "_RJEM_MALLOC_CONF"}
+    if preset is not None:
+        env["_RJEM_MALLOC_CONF"] = preset
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected
