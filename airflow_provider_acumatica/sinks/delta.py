@@ -56,7 +56,7 @@ def load_deltalake() -> ModuleType:
 
     delta-rs allocates through its own jemalloc, which by default keeps freed pages for seconds: a merge's peak
     RSS then grows with every file it rewrites. Returning them at once (unless `_RJEM_MALLOC_CONF` says
-    otherwise) keeps a worker's memory following the change set; it costs about 2 s per million rows rewritten.
+    otherwise) keeps a worker's memory following the change set; it costs about 1 s per million rows rewritten.
     """
     os.environ.setdefault(JEMALLOC_CONF_VARIABLE, JEMALLOC_RETURN_FREED_PAGES)
     try:
