@@ -98,6 +98,10 @@ class AcumaticaAuth(AuthBase):
     def logout(self, session: requests.Session) -> None:
         """Release the API seat held by our server session, if any."""
 
+    def logout_after_kill(self, session: requests.Session) -> None:
+        """Sign out a session that a call in flight during a kill's sign-out may have opened again."""
+        self.logout(session)
+
     def session_headers(self) -> dict[str, str]:
         """Headers besides the cookies that another client needs to act in this session (an OAuth bearer token).
 

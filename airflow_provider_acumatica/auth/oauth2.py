@@ -73,6 +73,7 @@ class OAuth2Auth(AcumaticaAuth):
     def __init__(self, settings: Any, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.token: Token | None = None
+        self._signed_out_token = ""
         self._lifetime = 3600.0
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -103,8 +104,17 @@ class OAuth2Auth(AcumaticaAuth):
         """Sign the token's server session out: revoking alone does not free the seat."""
         if self.token is None:
             return
-        self.send_logout(session, {"Authorization": f"Bearer {self.token.access_token}"})
+        self._signed_out_token = self.token.access_token
+        self.send_logout(session, {"Authorization": f"Bearer {self._signed_out_token}"})
         self.token = None
+
+    def logout_after_kill(self, session: requests.Session) -> None:
+        """The token stays valid after a sign-out: a call that reached the server just after it opened a new
+        session with it (Acumatica does so too), which only that token can sign out."""
+        if self.token is not None:
+            self.logout(session)
+        elif self._signed_out_token:
+            self.send_logout(session, {"Authorization": f"Bearer {self._signed_out_token}"})
 
     def _forget(self, session: requests.Session) -> None:
         if self.token is not None:

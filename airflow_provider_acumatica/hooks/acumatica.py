@@ -306,8 +306,10 @@ class AcumaticaHook(BaseHook):
         parse_json: bool,
     ) -> Any:
         generation = self._ensure_signed_in(session)
-        response = self._send(session, method, url, kwargs, attempt)
-        self._sign_out_if_terminated(session)
+        try:
+            response = self._send(session, method, url, kwargs, attempt)
+        finally:
+            self._sign_out_if_terminated(session)
         if response.status_code == 401:
             self._reauthenticate(session, generation)
             response = self._send(session, method, url, kwargs, attempt)
@@ -343,7 +345,7 @@ class AcumaticaHook(BaseHook):
         if not self._terminated:
             return
         with self._auth_lock:
-            self.auth.logout(session)
+            self.auth.logout_after_kill(session)
         raise self._terminated_error()
 
     def _reauthenticate(self, session: requests.Session, seen_generation: int) -> None:

@@ -54,6 +54,24 @@ def test_password_grant_signs_in_caches_and_signs_out(sandbox: SandboxServer) ->
     assert auth.stats.sessions_opened == auth.stats.sessions_closed == 1
 
 
+def test_a_session_a_call_in_flight_reopened_after_the_sign_out_is_signed_out_after_a_kill(
+    sandbox: SandboxServer,
+) -> None:
+    """A bearer token stays valid after its session's sign-out: a call that reached the server just after it
+    opens a new session, as on Acumatica, and only that token can sign it out."""
+    auth = OAuth2PasswordAuth(settings_for(sandbox.base_url, "oauth2_password"))
+    session = requests.Session()
+    session.auth = auth
+    auth.ensure(session)
+    bearer = {"Authorization": f"Bearer {auth.token.access_token if auth.token else ''}"}
+    assert get_customers(session, sandbox.base_url).status_code == 200
+    auth.logout(session)
+    late_call = requests.get(sandbox.base_url + CUSTOMERS, params={"$top": "1"}, headers=bearer, timeout=10)
+    assert late_call.status_code == 200 and sandbox.stats()["seats_in_use"] == 1
+    auth.logout_after_kill(session)
+    assert sandbox.stats()["seats_in_use"] == 0
+
+
 def test_password_grant_renews_with_the_refresh_token_before_expiry(sandbox: SandboxServer) -> None:
     auth = OAuth2PasswordAuth(settings_for(sandbox.base_url, "oauth2_password"))
     session = requests.Session()
