@@ -141,12 +141,14 @@ def peak_rss_kb() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
-# jemalloc's own decay (pages kept 10 s), against which the sink's setting is measured.
-KEEP_FREED_PAGES = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:10000,muzzy_decay_ms:10000"}
-WAYS = {"merge": {}, "merge_keeping_freed_pages": KEEP_FREED_PAGES, "rewrite": {}}
+# jemalloc's own decay (pages kept 10 s), against which the sink's setting is measured; None: the sink's own.
+KEEP_FREED_PAGES = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
+WAYS = {"merge": None, "merge_keeping_freed_pages": KEEP_FREED_PAGES, "rewrite": None}
 
 
 def merge_section(sizes: list[int]) -> list[dict[str, Any]]:
+    from airflow_provider_acumatica.sinks.delta import JEMALLOC_CONF_VARIABLE
+
     results = []
     for rows in sizes:
         for how, allocator in WAYS.items():
@@ -155,7 +157,7 @@ def merge_section(sizes: list[int]) -> list[dict[str, Any]]:
                 build_table(Path(folder), rows)
                 call = f"lake.merge_once({folder!r}, {rows}, {how!r})"
                 code = f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import lake; print(json.dumps({call}))"
-                env = {**os.environ, **allocator}
+                env = {**os.environ, **({JEMALLOC_CONF_VARIABLE: allocator} if allocator else {})}
                 done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
                 measured = json.loads(done.stdout.strip().splitlines()[-1])
                 print(f"  {how}: {measured}", flush=True)
@@ -240,7 +242,6 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "change_set": {"records": CHANGES, "deletions": DELETIONS},
         "merge": merges,
-        "merge_peak_rss_growth": growth["merge"],
         "peak_rss_growth": growth,
         "replication": replication,
     }

@@ -105,7 +105,7 @@ class OAuth2Auth(AcumaticaAuth):
         if self.token is None:
             return
         self._signed_out_token = self.token.access_token
-        self.send_logout(session, {"Authorization": f"Bearer {self._signed_out_token}"})
+        self._send_bearer_logout(session)
         self.token = None
 
     def logout_after_kill(self, session: requests.Session) -> None:
@@ -114,7 +114,10 @@ class OAuth2Auth(AcumaticaAuth):
         if self.token is not None:
             self.logout(session)
         elif self._signed_out_token:
-            self.send_logout(session, {"Authorization": f"Bearer {self._signed_out_token}"})
+            self._send_bearer_logout(session)
+
+    def _send_bearer_logout(self, session: requests.Session) -> None:
+        self.send_logout(session, {"Authorization": f"Bearer {self._signed_out_token}"})
 
     def _forget(self, session: requests.Session) -> None:
         if self.token is not None:

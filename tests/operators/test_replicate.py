@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ from airflow_provider_acumatica.exceptions import (
 )
 from airflow_provider_acumatica.operators.replicate import AcumaticaReplicateOperator
 from airflow_provider_acumatica.sandbox import SandboxServer
+from airflow_provider_acumatica.sinks.records import parameter_key
 from tests import replica_checks
 from tests.connections import use_connection
 from tests.replica_checks import differences, stored
@@ -224,7 +224,7 @@ def test_an_inquiry_form_keeps_one_snapshot_per_configured_parameter_set(
     assert len(per_set) == 2 and first["deletes"] == "snapshot"
     again = replicate(lake, "InventorySummaryInquiry", intervals.next(), parameters=[parameters[0], parameters[0]])
     kept = stored(f"{lake}/InventorySummaryInquiry")
-    first_set = [row for row in rows if row["_acumatica_parameters"] == json.dumps(parameters[0])]
+    first_set = [row for row in rows if row["_acumatica_parameters"] == parameter_key(parameters[0])]
     assert {row["id"] for row in kept} == {row["id"] for row in first_set}
     assert again["tables"]["InventorySummaryInquiry"]["deleted"] == len(rows) - len(first_set) > 0
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import requests
 from airflow import __version__ as airflow_version
 from deltalake import DeltaTable
 
@@ -31,6 +30,7 @@ from airflow_provider_acumatica.sandbox import SandboxConfig, SandboxServer
 from tests.airflow_runs import DAG_RUN_TIMEOUT, AirflowHome
 from tests.connections import connection
 from tests.operators.test_extract_through_airflow import truth, without_row_numbers
+from tests.operators.test_replicate import edit
 from tests.replica_checks import differences, stored
 
 DAG_ID = "reliability_kill_and_retry"
@@ -185,12 +185,7 @@ def test_sigterm_during_a_replication_keeps_every_table_and_the_retry_lands_the_
         {}
     )
     loaded = {table: stored(f"{lake}/{table}") for table in TABLES}
-    edited = requests.post(
-        f"{server.base_url}/_sandbox/changes",
-        json={"entity": "SalesOrder", "seed": 7, "inserts": 5, "updates": 20, "deletes": 5},
-        timeout=10,
-    )
-    edited.raise_for_status()
+    edit(server, "SalesOrder", 7, inserts=5, updates=20, deletes=5)
     server.reset(faults=True)
     server.set_faults(latency_ms=LATENCY_MS)
 
